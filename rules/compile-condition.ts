@@ -1,0 +1,139 @@
+/**
+ * Compiles a rule's event condition to a closure. Fields are resolved by accessors built once;
+ * constants are lower-cased once; nothing is parsed per event.
+ */
+import type { EngineEvent } from "./event.js";
+import { emailDomain, emailKind } from "./email.js";
+import { compileGlobs } from "./glob.js";
+import type { Condition, FieldTest } from "./schema.js";
+import type { VisitorState } from "./state.js";
+
+/** A compiled event condition. */
+export type EventTest = (event: EngineEvent, state: VisitorState) => boolean;
+type Accessor = (event: EngineEvent, state: VisitorState) => unknown;
+
+/** Builds the accessor of a field named in a condition (`path`, `utm.source`, `fields.job_title`...). */
+export function fieldAccessor(field: string): Accessor {
+  const dot = field.indexOf(".");
+  const head = dot < 0 ? field : field.slice(0, dot);
+  const key = dot < 0 ? "" : field.slice(dot + 1);
+  switch (field) {
+    case "type": return (e) => e.type;
+    case "path": return (e) => e.path;
+    case "url": return (e) => e.url;
+    case "title": return (e) => e.title;
+    case "referrer": return (e) => e.referrer;
+    case "referrer.host": return (e) => e.referrerHost;
+    case "form.id": return (e) => e.form?.id;
+    case "form.name": return (e) => e.form?.name;
+    case "element": return (e) => e.element;
+    case "href": return (e) => e.href;
+    case "name": return (e) => e.name;
+    case "country": return (e) => e.country;
+    case "visit": return (e) => e.visit;
+    case "landing": return (e) => e.landing;
+    case "email": return (e, s) => e.email ?? s.identity.email;
+    case "email.domain": return (e, s) => (e.email !== undefined ? emailDomain(e.email) : s.identity.domain);
+    case "email.kind": return (e, s) => (e.email !== undefined ? emailKind(e.email) : s.identity.kind);
+  }
+  switch (head) {
+    case "utm": { const param = `utm_${key}`; return (e) => e.query?.[param]; }
+    case "query": return (e) => e.query?.[key];
+    case "fields": return (e) => e.fields?.[key];
+    case "props": return (e) => e.props?.[key];
+    case "traits": return (e, s) => e.traits?.[key] ?? s.identity.traits[key];
+  }
+  throw new Error(`unknown field "${field}"`);
+}
+
+/** Reads the leading number of a value: 42 -> 42, "51-200" -> 51, "1,000+" -> 1000, "abc" -> undefined. */
+export function toNumber(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
+  if (typeof value !== "string") return undefined;
+  const m = /^[-+]?\d*\.?\d+/.exec(value.replace(/[\s,_]/g, ""));
+  return m ? Number(m[0]) : undefined;
+}
+
+const lower = (v: unknown): string | undefined =>
+  typeof v === "string" ? v.toLowerCase() : typeof v === "number" || typeof v === "boolean" ? String(v) : undefined;
+const asList = (v: string | string[]): string[] => (typeof v === "string" ? [v] : v);
+
+function compileTest(t: FieldTest): EventTest {
+  const get = fieldAccessor(t.field);
+  if (t.eq !== undefined) {
+    const c = t.eq;
+    if (typeof c === "number") return (e, s) => toNumber(get(e, s)) === c;
+    const want = String(c).toLowerCase();
+    return (e, s) => lower(get(e, s)) === want;
+  }
+  if (t.in !== undefined) {
+    const set = new Set(t.in.map((x) => String(x).toLowerCase()));
+    return (e, s) => {
+      const v = lower(get(e, s));
+      return v !== undefined && set.has(v);
+    };
+  }
+  if (t.contains !== undefined) {
+    const needles = asList(t.contains).map((n) => n.toLowerCase());
+    return (e, s) => {
+      const v = lower(get(e, s));
+      if (v === undefined) return false;
+      for (const n of needles) if (v.includes(n)) return true;
+      return false;
+    };
+  }
+  if (t.startsWith !== undefined) {
+    const p = t.startsWith.toLowerCase();
+    return (e, s) => lower(get(e, s))?.startsWith(p) === true;
+  }
+  if (t.endsWith !== undefined) {
+    const p = t.endsWith.toLowerCase();
+    return (e, s) => lower(get(e, s))?.endsWith(p) === true;
+  }
+  if (t.glob !== undefined) {
+    const match = compileGlobs(asList(t.glob));
+    return (e, s) => {
+      const v = get(e, s);
+      return typeof v === "string" && match(v);
+    };
+  }
+  if (t.exists !== undefined) {
+    const want = t.exists;
+    return (e, s) => {
+      const v = get(e, s);
+      return (v !== undefined && v !== null && v !== "") === want;
+    };
+  }
+  const cmp = (op: (n: number) => boolean): EventTest => (e, s) => {
+    const n = toNumber(get(e, s));
+    return n !== undefined && op(n);
+  };
+  if (t.gte !== undefined) { const c = t.gte; return cmp((n) => n >= c); }
+  if (t.gt !== undefined) { const c = t.gt; return cmp((n) => n > c); }
+  if (t.lte !== undefined) { const c = t.lte; return cmp((n) => n <= c); }
+  if (t.lt !== undefined) { const c = t.lt; return cmp((n) => n < c); }
+  throw new Error(`condition on "${t.field}" has no operator`);
+}
+
+/** Compiles a condition tree to one closure. */
+export function compileCondition(c: Condition): EventTest {
+  if ("field" in c) return compileTest(c);
+  if ("all" in c) {
+    const parts = c.all.map(compileCondition);
+    if (parts.length === 1) return parts[0]!;
+    return (e, s) => {
+      for (const p of parts) if (!p(e, s)) return false;
+      return true;
+    };
+  }
+  if ("any" in c) {
+    const parts = c.any.map(compileCondition);
+    if (parts.length === 1) return parts[0]!;
+    return (e, s) => {
+      for (const p of parts) if (p(e, s)) return true;
+      return false;
+    };
+  }
+  const inner = compileCondition(c.not);
+  return (e, s) => !inner(e, s);
+}

@@ -1,0 +1,2 @@
+/** The mql-edge browser snippet. */
+export const VERSION = "0.1.0";
