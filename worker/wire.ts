@@ -70,7 +70,19 @@ export interface CollectResponse {
   visitor: { stage: string; score: { fit: number; engagement: number; total: number } & Record<string, number> };
   /** CTAs to show now on `page`. */
   actions: WireAction[];
+  /**
+   * Set when the site honours Global Privacy Control (or Do Not Track) and the browser sent it:
+   * the events were acknowledged and dropped; the snippet stops capturing and empties its queue.
+   */
+  optedOut?: true;
 }
+
+/**
+ * CTA tracking: the snippet reports an impression, a click and a dismissal as events of type
+ * `cta_impression`, `cta_click` and `cta_dismiss` with `element` = the CTA id and
+ * `props.variant` = the variant id. Frequency caps and dismissals are enforced from them.
+ */
+export type CtaEventType = "cta_impression" | "cta_click" | "cta_dismiss";
 
 /** The error body of every 4xx/5xx answer. */
 export interface ErrorResponse {
