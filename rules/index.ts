@@ -10,3 +10,5 @@ export * from "./explain.js";
 export { emailDomain, emailKind, type EmailKind } from "./email.js";
 export { compileGlob, compileGlobs } from "./glob.js";
 export { toNumber } from "./compile-condition.js";
+export { normalizeEvent, type CapturedEvent } from "./normalize.js";
+export { simulate, compareSimulations, readEventLines, SimulationLineSchema, type SimulationLine, type SimulationResult } from "./simulate.js";

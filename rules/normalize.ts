@@ -1,0 +1,49 @@
+/**
+ * Turns a captured event (full URL, referrer) into the event the engine scores (path, query,
+ * referrer host): done once, at the edge, so rules never parse URLs.
+ */
+import type { EngineEvent } from "./event.js";
+
+/** A captured event: the engine event's fields, with `url` still whole. */
+export type CapturedEvent = Omit<EngineEvent, "path" | "query" | "referrerHost"> & Partial<Pick<EngineEvent, "path" | "query" | "referrerHost">>;
+
+/** The event as scored: path and query from `url`, host from `referrer`. Returns a new object. */
+export function normalizeEvent(captured: CapturedEvent): EngineEvent {
+  const event: EngineEvent = { ...captured };
+  if (captured.url !== undefined && (captured.path === undefined || captured.query === undefined)) {
+    const url = safeUrl(captured.url);
+    if (url !== undefined) {
+      if (captured.path === undefined) event.path = decodePath(url.pathname);
+      if (captured.query === undefined && url.search.length > 1) {
+        const query: Record<string, string> = {};
+        let n = 0;
+        for (const [k, v] of url.searchParams) {
+          if (n++ >= 50) break;
+          if (/^[\w.-]{1,64}$/.test(k) && !(k in query)) query[k] = v.slice(0, 512);
+        }
+        event.query = query;
+      }
+    }
+  }
+  if (captured.referrer && captured.referrerHost === undefined) {
+    const ref = safeUrl(captured.referrer);
+    if (ref !== undefined && ref.hostname) event.referrerHost = ref.hostname.toLowerCase();
+  }
+  return event;
+}
+
+function safeUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function decodePath(pathname: string): string {
+  try {
+    return decodeURIComponent(pathname);
+  } catch {
+    return pathname;
+  }
+}

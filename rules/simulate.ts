@@ -1,0 +1,110 @@
+/**
+ * Replays recorded events through a rules document: final scores and stages per visitor, and how
+ * many visitors reached each stage. Comparing two replays shows who a draft would move: the dry run
+ * before publishing rules.
+ */
+import * as z from "zod/mini";
+import { compile } from "./engine.js";
+import { EngineEventSchema } from "./event.js";
+import { normalizeEvent } from "./normalize.js";
+import type { RulesDocument } from "./schema.js";
+import type { VisitorState } from "./state.js";
+import { flattenIssues } from "./validate.js";
+
+/** One recorded event: whose, when (ms since the epoch or ISO 8601), and the event (id optional). */
+export const SimulationLineSchema = z.strictObject({
+  visitor: z.string().check(z.minLength(1), z.maxLength(128)),
+  at: z.union([z.number().check(z.int(), z.gte(0)), z.iso.datetime({ offset: true })]),
+  event: z.extend(EngineEventSchema, { id: z.optional(EngineEventSchema.shape.id) }),
+});
+export type SimulationLine = z.infer<typeof SimulationLineSchema>;
+
+/** Parses NDJSON (one line per event; blank lines skipped), or throws naming the line and field. */
+export function readEventLines(ndjson: string): SimulationLine[] {
+  const out: SimulationLine[] = [];
+  const lines = ndjson.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const text = lines[i]!.trim();
+    if (text === "") continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`line ${i + 1}: not valid JSON: ${(e as Error).message}`);
+    }
+    const parsed = SimulationLineSchema.safeParse(value);
+    if (!parsed.success) {
+      const first = flattenIssues(parsed.error.issues)[0]!;
+      throw new Error(`line ${i + 1}: ${first.path}: ${first.message}`);
+    }
+    out.push(parsed.data);
+  }
+  return out;
+}
+
+/** One visitor at the end of a replay. */
+export interface SimulatedVisitor {
+  visitor: string;
+  stage: string;
+  scores: Record<string, number>;
+  /** The furthest stage reached during the replay. */
+  furthest: string;
+}
+
+/** The outcome of a replay. */
+export interface SimulationResult {
+  version: string;
+  groups: string[];
+  events: number;
+  visitors: SimulatedVisitor[];
+  /** Visitors who reached each stage after the first (or went past it). */
+  reached: Record<string, number>;
+}
+
+const timeOf = (at: number | string) => (typeof at === "number" ? at : Date.parse(at));
+
+/** Replays events in time order (file order among equal times); scores are read at the last event's time. */
+export function simulate(rules: RulesDocument, lines: readonly SimulationLine[]): SimulationResult {
+  const engine = compile(rules);
+  const stageIds = rules.stages.map((s) => s.id);
+  const ordered = lines.map((line, i) => ({ line, i, t: timeOf(line.at) })).sort((a, b) => a.t - b.t || a.i - b.i);
+  const states = new Map<string, { state: VisitorState; furthest: number }>();
+  let end = 0;
+  for (const { line, i, t } of ordered) {
+    let entry = states.get(line.visitor);
+    if (!entry) states.set(line.visitor, (entry = { state: engine.initialState(line.visitor), furthest: 0 }));
+    const event = normalizeEvent({ ...line.event, id: line.event.id ?? `line-${String(i + 1).padStart(6, "0")}` });
+    entry.state = engine.apply(entry.state, event, t).state;
+    entry.furthest = Math.max(entry.furthest, stageIds.indexOf(entry.state.stage));
+    end = Math.max(end, t);
+  }
+  const reached: Record<string, number> = {};
+  for (const s of stageIds.slice(1)) reached[s] = 0;
+  const visitors: SimulatedVisitor[] = [];
+  for (const [visitor, { state, furthest }] of [...states].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    visitors.push({ visitor, stage: state.stage, scores: engine.scores(state, end), furthest: stageIds[furthest]! });
+    for (let s = 1; s <= furthest; s++) reached[stageIds[s]!]!++;
+  }
+  return { version: rules.version, groups: rules.groups.map((g) => g.id), events: lines.length, visitors, reached };
+}
+
+/** A visitor whose final stage differs between two replays of the same events. */
+export interface StageChangeByDraft {
+  visitor: string;
+  from: string;
+  to: string;
+  totalFrom: number;
+  totalTo: number;
+}
+
+/** Who would change stage if `draft` replaced `current`. */
+export function compareSimulations(current: SimulationResult, draft: SimulationResult): StageChangeByDraft[] {
+  const after = new Map(draft.visitors.map((v) => [v.visitor, v]));
+  const out: StageChangeByDraft[] = [];
+  for (const v of current.visitors) {
+    const d = after.get(v.visitor);
+    if (d === undefined || d.stage === v.stage) continue;
+    out.push({ visitor: v.visitor, from: v.stage, to: d.stage, totalFrom: v.scores.total ?? 0, totalTo: d.scores.total ?? 0 });
+  }
+  return out;
+}
