@@ -1,16 +1,21 @@
 /**
- * The mql-edge worker. Routes: `/v1/health`; the collect endpoint, admin API and snippet are added
- * by their own modules.
+ * The mql-edge worker: `/v1/collect` for the snippet, `/v1/admin/*` for the rules and visitors,
+ * `/v1/health`; the demo site is served from static assets.
  */
 import { Hono } from "hono";
+import { admin } from "./admin.js";
+import { collect } from "./collect.js";
+import type { Env } from "./env.js";
+import { ApiError, onError } from "./errors.js";
 
-/** Bindings and secrets the worker runs with. */
-export interface Env {
-  RULES: KVNamespace;
-}
+export { VisitorObject } from "./visitor-object.js";
+export type { Env } from "./env.js";
 
 const app = new Hono<{ Bindings: Env }>();
-
+app.onError(onError);
 app.get("/v1/health", (c) => c.json({ ok: true }));
+app.route("/", collect);
+app.route("/", admin);
+app.notFound((c) => onError(new ApiError(404, "not_found", `no route ${c.req.method} ${c.req.path}`), c));
 
 export default app;

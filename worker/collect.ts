@@ -1,0 +1,106 @@
+/**
+ * `POST /v1/collect`: the snippet's batches. Checks run cheapest first and none touches state:
+ * size, JSON, schema, site, origin, rate, privacy signals, bots. Only then is the batch handed to
+ * the visitor's Durable Object, which scores it and answers with the CTAs for the page.
+ */
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { isbot } from "isbot";
+import { flattenIssues, normalizeEvent, type Engine } from "../rules/index.js";
+import type { Env } from "./env.js";
+import { ApiError } from "./errors.js";
+import { limit } from "./rate-limit.js";
+import { getEngine } from "./rules-cache.js";
+import { BODY_MAX_BYTES, CollectRequestSchema, type CollectRequest, type CollectResponse } from "./wire.js";
+
+export const collect = new Hono<{ Bindings: Env }>();
+
+/** Preflight for clients that send JSON with a JSON content type (the snippet sends text/plain and needs none). */
+collect.options("/v1/collect", (c) => {
+  const origin = c.req.header("origin");
+  if (!origin) return c.body(null, 204);
+  return c.body(null, 204, {
+    "access-control-allow-origin": origin,
+    "access-control-allow-methods": "POST",
+    "access-control-allow-headers": "content-type",
+    "access-control-max-age": "86400",
+    vary: "Origin",
+  });
+});
+
+collect.post(
+  "/v1/collect",
+  bodyLimit({
+    maxSize: BODY_MAX_BYTES,
+    onError: () => {
+      throw new ApiError(413, "body_too_large", `request body is larger than ${BODY_MAX_BYTES} bytes: send fewer events per batch`);
+    },
+  }),
+  async (c) => {
+    const batch = await readBatch(c);
+    const engine = await getEngine(c.env.RULES, batch.site);
+    if (!engine) throw new ApiError(404, "unknown_site", `no site "${batch.site}": push its rules first`, [{ path: "$.site", message: "unknown site" }]);
+
+    const origin = c.req.header("origin");
+    if (!origin || !engine.rules.site.origins.includes(origin.toLowerCase())) {
+      throw new ApiError(403, "origin_not_allowed", origin
+        ? `origin ${origin} is not allowed for site "${batch.site}": add it to site.origins in the rules`
+        : "missing Origin header: events are accepted from the site's pages only");
+    }
+    const cors = { "access-control-allow-origin": origin, vary: "Origin" };
+
+    const ip = c.req.header("cf-connecting-ip") ?? "local";
+    const limited = (await limit(c.env.IP_RATE, `ip:${ip}`)) ?? (await limit(c.env.VISITOR_RATE, `v:${batch.site}:${batch.visitor}`));
+    if (limited) throw new ApiError(429, "rate_limited", `too many requests ${limited.scope}: retry in ${limited.retryAfter} s`, undefined, { ...cors, "retry-after": String(limited.retryAfter) });
+
+    const ids = batch.events.map((e) => e.id);
+    const privacy = engine.rules.site.privacy;
+    if ((privacy.honorGpc && c.req.header("sec-gpc") === "1") || (privacy.honorDnt && c.req.header("dnt") === "1")) {
+      return c.json({ ...unscored(engine, ids), optedOut: true } satisfies CollectResponse, 200, cors);
+    }
+    const ua = c.req.header("user-agent") ?? "";
+    if (ua === "" || isbot(ua)) return c.json(unscored(engine, ids), 200, { ...cors, "x-mql-bot": "1" });
+
+    const country = (c.req.raw.cf as { country?: string } | undefined)?.country;
+    const events = batch.events.map(({ ts, ...captured }) => ({
+      event: normalizeEvent(country && country.length === 2 ? { ...captured, country } : captured),
+      capturedAt: ts,
+    }));
+    const page = batch.page ?? lastPath(events.map((e) => e.event.path));
+    const stub = c.env.VISITOR.get(c.env.VISITOR.idFromName(`${batch.site}:${batch.visitor}`));
+    const result = await stub.collect({ site: batch.site, visitor: batch.visitor, page, events, now: Date.now() });
+    return c.json(result satisfies CollectResponse, 200, cors);
+  },
+);
+
+async function readBatch(c: Context<{ Bindings: Env }>): Promise<CollectRequest> {
+  const type = (c.req.header("content-type") ?? "text/plain").split(";")[0]!.trim().toLowerCase();
+  if (type !== "text/plain" && type !== "application/json") {
+    throw new ApiError(415, "unsupported_media_type", `content-type ${type} is not accepted: send JSON as text/plain or application/json`);
+  }
+  const text = await c.req.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ApiError(400, "invalid_json", `body is not valid JSON: ${(e as Error).message}`);
+  }
+  const parsed = CollectRequestSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = flattenIssues(parsed.error.issues);
+    throw new ApiError(400, "invalid_body", `${issues[0]!.path}: ${issues[0]!.message}`, issues);
+  }
+  return parsed.data;
+}
+
+/** The answer for events acknowledged without scoring (bots, opted-out visitors). */
+function unscored(engine: Engine, ids: string[]): CollectResponse {
+  const score: CollectResponse["visitor"]["score"] = { fit: 0, engagement: 0, total: 0 };
+  for (const g of engine.rules.groups) score[g.id] = 0;
+  return { ack: ids, visitor: { stage: engine.rules.stages[0]!.id, score }, actions: [] };
+}
+
+function lastPath(paths: (string | undefined)[]): string | undefined {
+  for (let i = paths.length - 1; i >= 0; i--) if (paths[i] !== undefined) return paths[i];
+  return undefined;
+}

@@ -1,0 +1,15 @@
+/** Bindings, variables and secrets the worker runs with (see wrangler.toml). */
+import type { VisitorObject } from "./visitor-object.js";
+
+export interface Env {
+  /** Rules documents, one per site, under `rules:<site id>`. */
+  RULES: KVNamespace;
+  /** One Durable Object per (site, visitor): score, stage, ledger, outbox. */
+  VISITOR: DurableObjectNamespace<VisitorObject>;
+  /** Requests per visitor (key `v:<site>:<visitor>`). */
+  VISITOR_RATE: RateLimit;
+  /** Requests per client IP (key `ip:<address>`). */
+  IP_RATE: RateLimit;
+  /** Bearer token of the admin API (`wrangler secret put ADMIN_TOKEN`). */
+  ADMIN_TOKEN?: string;
+}

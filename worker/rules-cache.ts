@@ -1,0 +1,65 @@
+/**
+ * Rules from KV, validated and compiled once per isolate. A cached engine is rechecked against KV
+ * after `RULES_REFRESH_MS`, so a change is in use within that time plus KV's own propagation
+ * (about 60 s at the edge). A document that fails validation is never used: the last valid engine
+ * stays in service, and a site whose only document is invalid is unknown.
+ */
+import { compile, parseRules, type Engine } from "../rules/index.js";
+
+/** How long an isolate trusts its compiled rules before rechecking KV. */
+export const RULES_REFRESH_MS = 30_000;
+
+/** The KV key of a site's rules document. */
+export const rulesKey = (site: string) => `rules:${site}`;
+
+interface Cached {
+  engine: Engine | undefined;
+  text: string | null;
+  checkedAt: number;
+}
+
+const cache = new Map<string, Cached>();
+const pending = new Map<string, Promise<Engine | undefined>>();
+
+/** The compiled rules of a site, or undefined when the site has no valid rules. */
+export async function getEngine(kv: KVNamespace, site: string, now = Date.now()): Promise<Engine | undefined> {
+  const hit = cache.get(site);
+  if (hit && now - hit.checkedAt < RULES_REFRESH_MS) return hit.engine;
+  let load = pending.get(site);
+  if (!load) {
+    load = refresh(kv, site, hit, now).finally(() => pending.delete(site));
+    pending.set(site, load);
+  }
+  return load;
+}
+
+async function refresh(kv: KVNamespace, site: string, hit: Cached | undefined, now: number): Promise<Engine | undefined> {
+  const text = await kv.get(rulesKey(site), { cacheTtl: 60 });
+  if (hit && text === hit.text) {
+    hit.checkedAt = now;
+    return hit.engine;
+  }
+  let engine = hit?.engine;
+  if (text === null) engine = undefined;
+  else {
+    const parsed = safeParse(text);
+    if (parsed) engine = compile(parsed);
+    else console.warn(`rules for site ${site} in KV are invalid; keeping version ${hit?.engine?.version ?? "(none)"}`);
+  }
+  cache.set(site, { engine, text, checkedAt: now });
+  return engine;
+}
+
+function safeParse(text: string) {
+  try {
+    const result = parseRules(JSON.parse(text));
+    return result.ok ? result.rules : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Forgets a site's cached rules in this isolate (after an admin update). */
+export function forgetRules(site: string): void {
+  cache.delete(site);
+}

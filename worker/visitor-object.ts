@@ -1,0 +1,221 @@
+/**
+ * One Durable Object per (site, visitor). It is the only writer of the visitor's score, so every
+ * event is applied in order and exactly once: a batch is deduplicated on event ids, scored, and
+ * its ledger entries, new state and webhook outbox rows are written in one SQLite transaction.
+ * The answer leaves only after that write is durable (workerd's output gate), so an acknowledged
+ * event is never lost and a resent one is never scored twice.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { EngineEvent, Engine, LedgerEntry, VisitorState, WebhookDue, StageChange, Explanation } from "../rules/index.js";
+import type { Env } from "./env.js";
+import { getEngine } from "./rules-cache.js";
+import type { CollectResponse, WireAction } from "./wire.js";
+
+/** A batch handed over by the collect route: events already validated and normalised. */
+export interface BatchInput {
+  site: string;
+  visitor: string;
+  /** Path the CTAs are chosen for. */
+  page: string | undefined;
+  events: { event: EngineEvent; capturedAt: number }[];
+  now: number;
+}
+
+/** Where a visitor first came from (kept for reports and webhooks). */
+export interface FirstTouch {
+  at: number;
+  path?: string;
+  referrerHost?: string;
+  source?: string;
+  medium?: string;
+  campaign?: string;
+}
+
+/** What the worker keeps about a visitor besides the scoring state. */
+export interface Profile {
+  site: string;
+  firstTouch?: FirstTouch;
+  lastPage?: string;
+}
+
+/** The admin view of a visitor. */
+export interface VisitorSnapshot {
+  site: string;
+  visitor: string;
+  stage: string;
+  scores: Record<string, number>;
+  identity: VisitorState["identity"];
+  firstSeen: number | null;
+  lastSeen: number | null;
+  events: number;
+  profile: Profile;
+  explanation: Explanation;
+  outbox: { id: string; webhook: string; target: string; status: string; attempts: number; createdAt: number }[];
+}
+
+/** Top rules carried in a webhook to explain the score. */
+const WEBHOOK_EXPLANATION_MAX = 10;
+
+type Row = Record<string, SqlStorageValue>;
+
+export class VisitorObject extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private cached: { state: VisitorState; profile: Profile } | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.migrate();
+  }
+
+  private migrate(): void {
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS events (
+        id TEXT PRIMARY KEY, type TEXT NOT NULL, captured_at INTEGER NOT NULL, received_at INTEGER NOT NULL, body TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS ledger (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, at INTEGER NOT NULL, rule TEXT NOT NULL,
+        grp TEXT NOT NULL, points REAL NOT NULL, reason TEXT NOT NULL, version TEXT NOT NULL, half_life REAL);
+      CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS outbox (
+        id TEXT PRIMARY KEY, key TEXT NOT NULL UNIQUE, webhook TEXT NOT NULL, target TEXT NOT NULL, payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL, next_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'pending', last_error TEXT);
+    `);
+  }
+
+  /** Scores a batch; answers with what was stored, the visitor's stage and scores, and the CTAs for the page. */
+  async collect(input: BatchInput): Promise<Omit<CollectResponse, "ack"> & { ack: string[] }> {
+    const engine = await getEngine(this.env.RULES, input.site, input.now);
+    if (!engine) throw new Error(`site ${input.site} has no rules`);
+    const ack: string[] = [];
+    const { state } = this.ctx.storage.transactionSync(() => {
+      let { state, profile } = this.load(engine, input.site, input.visitor);
+      const profileBefore = JSON.stringify(profile);
+      const stateBefore = state;
+      for (const { event, capturedAt } of input.events) {
+        ack.push(event.id);
+        const seen = this.sql.exec("SELECT 1 FROM events WHERE id = ?", event.id).toArray();
+        if (seen.length > 0) continue;
+        const { id, ...body } = event;
+        this.sql.exec("INSERT INTO events (id, type, captured_at, received_at, body) VALUES (?, ?, ?, ?, ?)",
+          id, event.type, capturedAt, input.now, JSON.stringify(body));
+        const result = engine.apply(state, event, input.now);
+        state = result.state;
+        for (const e of result.entries) this.insertLedger(e);
+        profile = touch(profile, event, input.now);
+        for (const due of result.webhooks) this.enqueue(engine, due, state, profile, result.transitions, event, input);
+      }
+      if (state !== stateBefore) this.sql.exec("INSERT OR REPLACE INTO kv (k, v) VALUES ('state', ?)", JSON.stringify(state));
+      if (JSON.stringify(profile) !== profileBefore) this.sql.exec("INSERT OR REPLACE INTO kv (k, v) VALUES ('profile', ?)", JSON.stringify(profile));
+      this.cached = { state, profile };
+      return { state };
+    });
+    const scores = engine.scores(state, input.now);
+    const page = input.page ?? this.cached?.profile.lastPage ?? "/";
+    const actions: WireAction[] = engine.ctas(state, { path: page }, input.now);
+    return { ack, visitor: { stage: state.stage, score: { ...scores, fit: scores.fit ?? 0, engagement: scores.engagement ?? 0, total: scores.total ?? 0 } }, actions };
+  }
+
+  /** The visitor's state, scores, identity and the explanation of every point. */
+  async snapshot(site: string, visitor: string, now: number): Promise<VisitorSnapshot | null> {
+    const engine = await getEngine(this.env.RULES, site, now);
+    if (!engine) throw new Error(`site ${site} has no rules`);
+    if (this.sql.exec("SELECT 1 FROM kv WHERE k = 'state'").toArray().length === 0) return null;
+    const { state, profile } = this.load(engine, site, visitor);
+    const ledger = this.sql.exec("SELECT * FROM ledger ORDER BY seq").toArray().map(ledgerFromRow);
+    const outbox = this.sql.exec("SELECT id, webhook, target, status, attempts, created_at FROM outbox ORDER BY created_at, id").toArray()
+      .map((r) => ({ id: String(r.id), webhook: String(r.webhook), target: String(r.target), status: String(r.status), attempts: Number(r.attempts), createdAt: Number(r.created_at) }));
+    return {
+      site, visitor, stage: state.stage, scores: engine.scores(state, now), identity: state.identity,
+      firstSeen: state.firstSeen, lastSeen: state.lastSeen, events: state.events, profile,
+      explanation: engine.explain(state, ledger, now), outbox,
+    };
+  }
+
+  /** Erases everything stored about the visitor, pending webhooks included. Answers whether anything existed. */
+  async erase(): Promise<boolean> {
+    const existed = this.sql.exec("SELECT 1 FROM kv WHERE k = 'state'").toArray().length > 0;
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.cached = undefined;
+    this.migrate();
+    return existed;
+  }
+
+  private load(engine: Engine, site: string, visitor: string): { state: VisitorState; profile: Profile } {
+    if (this.cached) return this.cached;
+    const rows = this.sql.exec("SELECT k, v FROM kv WHERE k IN ('state', 'profile')").toArray();
+    const get = (k: string) => rows.find((r) => r.k === k)?.v;
+    const stateText = get("state");
+    const profileText = get("profile");
+    const state = typeof stateText === "string" ? (JSON.parse(stateText) as VisitorState) : engine.initialState(visitor);
+    const profile = typeof profileText === "string" ? (JSON.parse(profileText) as Profile) : { site };
+    this.cached = { state, profile };
+    return this.cached;
+  }
+
+  private insertLedger(e: LedgerEntry): void {
+    this.sql.exec("INSERT INTO ledger (event, at, rule, grp, points, reason, version, half_life) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      e.event, e.at, e.rule, e.group, e.points, e.reason, e.version, e.halfLifeDays ?? null);
+  }
+
+  private enqueue(engine: Engine, due: WebhookDue, state: VisitorState, profile: Profile, transitions: StageChange[], event: EngineEvent, input: BatchInput): void {
+    const id = `msg_${crypto.randomUUID().replace(/-/g, "")}`;
+    const transition = transitions.find((t) => t.to === due.stage);
+    const ledger = this.sql.exec("SELECT * FROM ledger ORDER BY seq").toArray().map(ledgerFromRow);
+    const explanation = engine.explain(state, ledger, input.now);
+    const payload = {
+      type: due.trigger === "stage_entered" ? "visitor.stage_entered" : "visitor.score_reached",
+      timestamp: new Date(input.now).toISOString(),
+      data: {
+        site: input.site,
+        webhook: due.webhook,
+        rulesVersion: engine.version,
+        visitor: {
+          id: input.visitor,
+          stage: state.stage,
+          scores: explanation.scores,
+          email: state.identity.email ?? null,
+          emailKind: state.identity.kind ?? null,
+          traits: state.identity.traits,
+          firstSeen: state.firstSeen,
+          lastSeen: state.lastSeen,
+          firstTouch: profile.firstTouch ?? null,
+        },
+        ...(due.trigger === "stage_entered"
+          ? { stage: { from: transition?.from ?? null, to: due.stage, reason: transition?.reason ?? null, skipped: transition?.skipped ?? [] } }
+          : { score: due.score }),
+        explanation: explanation.rules.slice(0, WEBHOOK_EXPLANATION_MAX).map((r) => ({ rule: r.rule, description: r.description, times: r.times, points: r.now })),
+        page: { path: event.path ?? null, url: event.url ?? null },
+        event: event.id,
+      },
+    };
+    this.sql.exec("INSERT OR IGNORE INTO outbox (id, key, webhook, target, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      id, due.key, due.webhook, due.target, JSON.stringify(payload), input.now, input.now);
+  }
+}
+
+function ledgerFromRow(r: Row): LedgerEntry {
+  const e: LedgerEntry = {
+    event: String(r.event), at: Number(r.at), rule: String(r.rule), group: String(r.grp),
+    points: Number(r.points), reason: String(r.reason), version: String(r.version),
+  };
+  if (r.half_life !== null && r.half_life !== undefined) e.halfLifeDays = Number(r.half_life);
+  return e;
+}
+
+/** The profile after an event: first touch on the first page view, last page on every one. */
+function touch(profile: Profile, event: EngineEvent, now: number): Profile {
+  if (event.type !== "page_view" || event.path === undefined) return profile;
+  const next: Profile = { ...profile, lastPage: event.path };
+  if (!profile.firstTouch) {
+    const ft: FirstTouch = { at: now, path: event.path };
+    if (event.referrerHost) ft.referrerHost = event.referrerHost;
+    const q = event.query;
+    if (q?.utm_source) ft.source = q.utm_source;
+    if (q?.utm_medium) ft.medium = q.utm_medium;
+    if (q?.utm_campaign) ft.campaign = q.utm_campaign;
+    next.firstTouch = ft;
+  }
+  return next;
+}
