@@ -85,7 +85,8 @@ export function compile(doc: RulesDocument): Engine {
       halfLifeDays: rule.decay?.halfLifeDays ?? groupById.get(rule.group)?.decay?.halfLifeDays,
       label: rule.description ?? rule.id,
     };
-    for (const type of typeof rule.on === "string" ? [rule.on] : rule.on) {
+    // A type listed twice in `on` must not make the rule count twice for one event.
+    for (const type of new Set(typeof rule.on === "string" ? [rule.on] : rule.on)) {
       let list = byType.get(type);
       if (!list) byType.set(type, (list = []));
       list.push(compiled);
@@ -147,7 +148,9 @@ export function compile(doc: RulesDocument): Engine {
     next.events = state.events + 1;
 
     const after = scoresAt(next, groups, now);
-    if (!demoted) {
+    if (demoted) next.hold = { total: after.total ?? 0, at: now };
+    else if (next.hold !== undefined && (after.total ?? 0) > next.hold.total) delete next.hold;
+    if (!demoted && next.hold === undefined) {
       const current = stageIndex.get(next.stage) ?? 0;
       for (let i = stageTests.length - 1; i > current; i--) {
         const reason = stageTests[i]!(after, next);
@@ -184,7 +187,7 @@ export function compile(doc: RulesDocument): Engine {
     for (const group of groups) {
       const points = next.groups[group.id];
       if (group.inactivity === undefined || points === undefined) continue;
-      const loss = inactivityLoss(group, rawPoints(points, now), next.lastSeen, now);
+      const loss = inactivityLoss(group, points.base, next.lastSeen, now);
       if (loss.points <= 0) continue;
       const lost = round2(loss.points);
       next.groups[group.id] = addPoints(points, -lost, undefined, now);

@@ -129,7 +129,7 @@ export const StageSchema = z.strictObject({
 /** A link that is either absolute http(s) or relative to the site ("/demo", "?x=1", "#form"). */
 const Href = z.string().check(
   z.maxLength(2048),
-  z.regex(/^(https?:\/\/[^\s]+|\/(?!\/)[^\s]*|[?#][^\s]*)$/i, "expected an http(s) URL or a path starting with /"),
+  z.regex(/^(https?:\/\/[^\s\\]+|\/(?![/\\])[^\s\\]*|[?#][^\s\\]*)$/i, "expected an http(s) URL or a path starting with / (no backslashes)"),
 );
 
 /** One version of a CTA's content (A/B tests pick one per visitor, weighted). Rendered as text only. */

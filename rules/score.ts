@@ -26,7 +26,7 @@ export interface LedgerEntry {
 }
 
 /** Rounds to 0.01: the precision scores are shown and compared at. */
-export const round2 = (n: number): number => Math.round(n * 100) / 100;
+export const round2 = (n: number): number => Math.round(n * 100) / 100 + 0; // + 0 turns -0 into 0
 
 /** The value now of points earned at `at` that halve every `halfLifeDays`. */
 export function faded(points: number, at: number, halfLifeDays: number, now: number): number {
@@ -53,12 +53,16 @@ export function addPoints(g: GroupPoints, points: number, halfLifeDays: number |
   return { base: g.base, fading };
 }
 
-/** Whole days of inactivity past the group's grace period, times its daily loss, bounded by the positive score. */
-export function inactivityLoss(group: Group, raw: number, lastSeen: number | null, now: number): { days: number; points: number } {
-  if (group.inactivity === undefined || lastSeen === null || raw <= 0) return { days: 0, points: 0 };
+/**
+ * Whole days of inactivity past the group's grace period, times its daily loss. It takes from the
+ * group's non-fading points only (`base`) and never past zero: half-life points already fade on
+ * their own, and a loss that outlived the points it took would drive scores below zero.
+ */
+export function inactivityLoss(group: Group, base: number, lastSeen: number | null, now: number): { days: number; points: number } {
+  if (group.inactivity === undefined || lastSeen === null || base <= 0) return { days: 0, points: 0 };
   const days = Math.floor((now - lastSeen) / DAY_MS) - group.inactivity.afterDays;
   if (days <= 0) return { days: 0, points: 0 };
-  return { days, points: Math.min(raw, days * group.inactivity.pointsPerDay) };
+  return { days, points: Math.min(base, days * group.inactivity.pointsPerDay) };
 }
 
 /** Clamps to the group's bounds. */
@@ -75,7 +79,8 @@ export function scoresAt(state: VisitorState, groups: readonly Group[], now: num
   for (const group of groups) {
     const points = state.groups[group.id];
     const raw = points === undefined ? 0 : rawPoints(points, now);
-    const score = round2(clampToGroup(group, raw - inactivityLoss(group, raw, state.lastSeen, now).points));
+    const loss = points === undefined ? 0 : inactivityLoss(group, points.base, state.lastSeen, now).points;
+    const score = round2(clampToGroup(group, raw - loss));
     out[group.id] = score;
     total += score;
   }
@@ -90,15 +95,17 @@ export function scoresAt(state: VisitorState, groups: readonly Group[], now: num
  */
 export function scoresFromLedger(ledger: readonly LedgerEntry[], groups: readonly Group[], lastSeen: number | null, now: number): Scores {
   const raw = new Map<string, number>();
+  const base = new Map<string, number>();
   for (const e of ledger) {
     const v = e.halfLifeDays === undefined ? e.points : faded(e.points, e.at, e.halfLifeDays, now);
     raw.set(e.group, (raw.get(e.group) ?? 0) + v);
+    if (e.halfLifeDays === undefined) base.set(e.group, (base.get(e.group) ?? 0) + e.points);
   }
   const out: Scores = {};
   let total = 0;
   for (const group of groups) {
     const r = raw.get(group.id) ?? 0;
-    const score = round2(clampToGroup(group, r - inactivityLoss(group, r, lastSeen, now).points));
+    const score = round2(clampToGroup(group, r - inactivityLoss(group, base.get(group.id) ?? 0, lastSeen, now).points));
     out[group.id] = score;
     total += score;
   }

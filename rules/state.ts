@@ -65,6 +65,11 @@ export interface VisitorState {
   /** Per rule: how many times it counted. */
   counts: Record<string, Counter>;
   identity: Identity;
+  /**
+   * Set by a demotion: the visitor stays at or below the stage it was moved back to until its total
+   * rises above the total it had then (new activity re-qualifies, old signals alone do not).
+   */
+  hold?: { total: number; at: number };
   /** Per CTA: impressions and last dismissal. */
   ctas: Record<string, { shown: Counter; dismissedAt?: number }>;
 }

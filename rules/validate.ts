@@ -136,6 +136,7 @@ function checkReferences(doc: unknown): RuleError[] {
   list(doc.rules).forEach((r, i) => {
     if (!isObj(r)) return;
     const group = r.group === undefined ? "engagement" : r.group;
+
     if (typeof group === "string" && !groups.includes(group)) {
       err(["rules", i, "group"], `unknown group "${group}": expected one of ${groups.join(", ") || "(no groups)"}`);
     }
