@@ -42,7 +42,8 @@ collect.post(
     if (!engine) throw new ApiError(404, "unknown_site", `no site "${batch.site}": push its rules first`, [{ path: "$.site", message: "unknown site" }]);
 
     const origin = c.req.header("origin");
-    if (!origin || !engine.rules.site.origins.includes(origin.toLowerCase())) {
+    // Origins compare case-insensitively: rules may spell one in capitals, browsers send lower case.
+    if (!origin || !engine.rules.site.origins.some((o) => o.toLowerCase() === origin.toLowerCase())) {
       throw new ApiError(403, "origin_not_allowed", origin
         ? `origin ${origin} is not allowed for site "${batch.site}": add it to site.origins in the rules`
         : "missing Origin header: events are accepted from the site's pages only");
@@ -51,7 +52,7 @@ collect.post(
 
     const ip = c.req.header("cf-connecting-ip") ?? "local";
     const limited = (await limit(c.env.IP_RATE, `ip:${ip}`)) ?? (await limit(c.env.VISITOR_RATE, `v:${batch.site}:${batch.visitor}`));
-    if (limited) throw new ApiError(429, "rate_limited", `too many requests ${limited.scope}: retry in ${limited.retryAfter} s`, undefined, { ...cors, "retry-after": String(limited.retryAfter) });
+    if (limited) throw new ApiError(429, "rate_limited", `too many requests ${limited.scope}: retry in ${limited.retryAfter} s`, undefined, { ...cors, "retry-after": String(limited.retryAfter), "access-control-expose-headers": "Retry-After" });
 
     const ids = batch.events.map((e) => e.id);
     const privacy = engine.rules.site.privacy;

@@ -94,11 +94,10 @@ export class VisitorObject extends DurableObject<Env> {
       const stateBefore = state;
       for (const { event, capturedAt } of input.events) {
         ack.push(event.id);
-        const seen = this.sql.exec("SELECT 1 FROM events WHERE id = ?", event.id).toArray();
-        if (seen.length > 0) continue;
         const { id, ...body } = event;
-        this.sql.exec("INSERT INTO events (id, type, captured_at, received_at, body) VALUES (?, ?, ?, ?, ?)",
+        const stored = this.sql.exec("INSERT OR IGNORE INTO events (id, type, captured_at, received_at, body) VALUES (?, ?, ?, ?, ?)",
           id, event.type, capturedAt, input.now, JSON.stringify(body));
+        if (stored.rowsWritten === 0) continue; // already scored: acknowledged again, never scored twice
         const result = engine.apply(state, event, input.now);
         state = result.state;
         for (const e of result.entries) this.insertLedger(e);
