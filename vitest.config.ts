@@ -16,6 +16,36 @@ export default defineConfig({
         ],
         test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
       },
+      {
+        // The snippet in real Chromium (and its size budget), against a local collect server.
+        test: {
+          name: "sdk",
+          include: ["test/sdk/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/sdk/support/build.ts"],
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        // The snippet's modules under happy-dom, IndexedDB from fake-indexeddb.
+        test: {
+          name: "sdk-unit",
+          include: ["test/sdk/unit/**/*.test.ts"],
+          environment: "happy-dom",
+          setupFiles: ["fake-indexeddb/auto"],
+        },
+      },
+      {
+        // The whole product as `npm start` runs it (wrangler dev, demo site, CRM inbox), driven in Chromium.
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

@@ -1,0 +1,124 @@
+/**
+ * `npm run bench:ingest`: collect throughput on workerd, against a raw worker measured in the
+ * same run. The worker is bundled as `wrangler deploy` would ship it (`--dry-run --minify`) and
+ * run by workerd through Miniflare's API (no wrangler dev proxy in the path); the load comes from
+ * autocannon in this process over loopback, 50 connections, 10 s per phase:
+ *   1. a raw worker answering 204            -> raw req/s
+ *   2. /v1/collect, realistic batches over 10,000 visitors -> collect req/s
+ *   3. /v1/collect at half of its measured maximum rate    -> p99 latency
+ * Last line: bench:ingest raw=<req/s> collect=<req/s> ratio=<collect/raw> p99_ms=<p99 at 50%>
+ */
+import autocannon from "autocannon";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { Miniflare } from "miniflare";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = 50;
+const VISITORS = Number(process.env.BENCH_VISITORS ?? 10_000);
+const ORIGIN = "https://www.bench.example";
+const COMPAT_DATE = "2026-04-01";
+const BUNDLE_BUDGET_BYTES = 100 * 1024;
+
+function bundle(dir: string): string {
+  const run = spawnSync(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--minify", "--outdir", dir], {
+    cwd: ROOT, encoding: "utf8",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true", XDG_CONFIG_HOME: join(dir, "config") },
+  });
+  if (run.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${run.stderr}`);
+  return join(dir, "index.js");
+}
+
+function benchRules(): string {
+  const demo = JSON.parse(readFileSync(join(ROOT, "rules/demo.json"), "utf8"));
+  return JSON.stringify({ ...demo, site: { ...demo.site, id: "bench", origins: [ORIGIN] } });
+}
+
+const PATHS = ["/", "/product", "/pricing", "/customers/acme-logistics", "/blog/what-is-an-mql", "/resources/lead-scoring-benchmark", "/careers/designer", "/webinar"];
+let seq = 0;
+const rand = (n: number) => Math.floor(Math.random() * n);
+
+/** One realistic batch: 1 to 4 events, mostly page views, sometimes a form or a CTA click. */
+function batchBody(): string {
+  const visitor = `bench-visitor-${rand(VISITORS).toString().padStart(5, "0")}`;
+  const n = 1 + rand(4);
+  const events = [];
+  for (let i = 0; i < n; i++) {
+    const id = `ev-${process.pid}-${(seq++).toString(36).padStart(8, "0")}`;
+    const path = PATHS[rand(PATHS.length)]!;
+    const roll = rand(10);
+    if (roll < 7) events.push({ id, type: "page_view", ts: Date.now(), url: `${ORIGIN}${path}?utm_source=newsletter&utm_medium=email`, referrer: "https://www.google.com/", title: "Northwind" });
+    else if (roll < 9) events.push({ id, type: "cta_click", ts: Date.now(), url: `${ORIGIN}${path}`, element: "demo-hero" });
+    else events.push({ id, type: "form_submit", ts: Date.now(), url: `${ORIGIN}/webinar`, form: { id: "webinar" }, fields: { job_title: "Head of Growth", company_size: "51-200" }, email: `lead${rand(1e6)}@corp.example` });
+  }
+  return JSON.stringify({ site: "bench", visitor, page: "/pricing", events });
+}
+
+async function load(url: string, opts: { body?: boolean; rate?: number }): Promise<autocannon.Result> {
+  const headers = { "content-type": "text/plain;charset=UTF-8", origin: ORIGIN, "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0 Safari/537.36" };
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    ...(opts.rate ? { overallRate: opts.rate } : {}),
+    requests: [opts.body
+      ? { method: "POST", headers, setupRequest: (req: autocannon.Request) => ({ ...req, body: batchBody() }) }
+      : { method: "GET" }],
+  });
+  const bad = result.non2xx + result.errors + result.timeouts;
+  if (bad > result.requests.total * 0.001) throw new Error(`${bad} of ${result.requests.total} requests failed (non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts})`);
+  return result;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "mql-bench-"));
+  try {
+    const script = bundle(dir);
+    const code = readFileSync(script);
+    const gzip = gzipSync(code, { level: 9 }).length;
+    console.log(`worker bundle: ${code.length} bytes, ${gzip} bytes gzip (budget ${BUNDLE_BUDGET_BYTES})${gzip > BUNDLE_BUDGET_BYTES ? "  OVER BUDGET" : ""}`);
+
+    const raw = new Miniflare({ modules: true, compatibilityDate: COMPAT_DATE, script: "export default { fetch() { return new Response(null, { status: 204 }); } };" });
+    const rawUrl = await raw.ready;
+    await load(rawUrl.href, {}); // warm-up pass is the same length: workerd and the JIT settle
+    const rawResult = await load(rawUrl.href, {});
+    await raw.dispose();
+    const rawRps = rawResult.requests.average;
+    console.log(`raw worker (204):       ${Math.round(rawRps)} req/s, p99 ${rawResult.latency.p99} ms`);
+
+    const mf = new Miniflare({
+      modules: true,
+      modulesRoot: dir,
+      scriptPath: script,
+      compatibilityDate: COMPAT_DATE,
+      kvNamespaces: ["RULES"],
+      durableObjects: { VISITOR: { className: "VisitorObject", useSQLite: true } },
+      ratelimits: { IP_RATE: { simple: { limit: 1_000_000_000, period: 60 } }, VISITOR_RATE: { simple: { limit: 1_000_000_000, period: 60 } } },
+      bindings: { ADMIN_TOKEN: "bench" },
+      ...(process.env.BENCH_PERSIST ? { durableObjectsPersist: join(dir, "do") } : {}),
+    });
+    const url = await mf.ready;
+    const kv = await mf.getKVNamespace("RULES");
+    await kv.put("rules:bench", benchRules());
+    const collectUrl = new URL("/v1/collect", url).href;
+    await load(collectUrl, { body: true });
+    const max = await load(collectUrl, { body: true });
+    const collectRps = max.requests.average;
+    console.log(`collect (max):          ${Math.round(collectRps)} req/s, p99 ${max.latency.p99} ms`);
+    const half = await load(collectUrl, { body: true, rate: Math.max(1, Math.round(collectRps / 2)) });
+    console.log(`collect (at 50% rate):  ${Math.round(half.requests.average)} req/s, p50 ${half.latency.p50} ms, p99 ${half.latency.p99} ms`);
+    await mf.dispose();
+
+    const ratio = collectRps / rawRps;
+    console.log(`ratio collect/raw: ${ratio.toFixed(2)} (target >= 0.35); p99 at 50%: ${half.latency.p99} ms (target <= 10)`);
+    console.log(`bench:ingest raw=${Math.round(rawRps)} collect=${Math.round(collectRps)} ratio=${ratio.toFixed(2)} p99_ms=${half.latency.p99}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
