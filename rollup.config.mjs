@@ -1,0 +1,38 @@
+// Builds the snippet: dist/sdk/mql.js (one minified IIFE, the script tag's target) and
+// dist/sdk/mql.esm.js with type declarations for bundlers.
+import resolve from "@rollup/plugin-node-resolve";
+import terser from "@rollup/plugin-terser";
+import typescript from "@rollup/plugin-typescript";
+import { resolve as abs } from "node:path";
+
+const ts = (declarations) =>
+  typescript({
+    tsconfig: "sdk/tsconfig.json",
+    compilerOptions: {
+      target: "ES2020",
+      noEmit: false,
+      ...(declarations ? { outDir: abs("dist/sdk"), declaration: true, declarationDir: abs("dist/sdk/types"), rootDir: abs(".") } : {}),
+    },
+  });
+
+const minify = (module) =>
+  terser({
+    ecma: 2020,
+    module,
+    toplevel: true,
+    compress: { passes: 3, unsafe_arrows: true, unsafe_methods: true, pure_getters: true },
+    format: { comments: false },
+  });
+
+export default [
+  {
+    input: "sdk/snippet.ts",
+    output: { file: "dist/sdk/mql.js", format: "iife", strict: false, plugins: [minify(false)] },
+    plugins: [resolve(), ts(false)],
+  },
+  {
+    input: "sdk/index.ts",
+    output: { dir: "dist/sdk", entryFileNames: "mql.esm.js", format: "es", plugins: [minify(true)] },
+    plugins: [resolve(), ts(true)],
+  },
+];

@@ -1,0 +1,48 @@
+import type { Options } from "./types";
+
+/** The options `init` was called with (one snippet per page). */
+export const cfg = {} as Options;
+
+/** Logs only with debug on. */
+export const log = (...a: unknown[]) => cfg.debug && console.warn("[mql]", ...a);
+
+/** Wraps a function so that it never throws into the host page. */
+export const g =
+  <F extends (...a: any[]) => any>(f: F): F =>
+  ((...a: unknown[]) => {
+    try {
+      return f(...a);
+    } catch (e) {
+      log(e);
+    }
+  }) as F;
+
+/** A unique, time-ordered id: base-36 milliseconds then about 52 random bits. */
+export const rid = (): string => Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
+
+/** A string of at most `n` characters, or undefined. */
+export const clip = (s: unknown, n: number): string | undefined => (s == null ? undefined : String(s).slice(0, n));
+
+/**
+ * Props, traits or form fields as the wire accepts them: at most 50 keys of letters, digits,
+ * _ . -; values booleans, numbers within +-1e15, or strings of at most `len` characters.
+ */
+export const bag = (o: any, len = 1024): Record<string, any> => {
+  const r: Record<string, any> = {};
+  let i = 0;
+  for (const k in o) {
+    const v = o[k];
+    if (i++ < 50) r[k.replace(/[^\w.-]/g, "_").slice(0, 64)] = v === !!v || (v === +v && Math.abs(v) <= 1e15) ? v : clip(v, len);
+  }
+  return r;
+};
+
+/**
+ * localStorage, never throwing (it throws when blocked): reads the JSON at `key`, or writes `v`
+ * there when `v` is given.
+ */
+export const store = (key: string, v?: unknown): any => {
+  try {
+    return v ? (localStorage[key] = JSON.stringify(v)) : JSON.parse(localStorage[key]);
+  } catch {}
+};

@@ -1,0 +1,243 @@
+/**
+ * The snippet in real Chromium, against a local stand-in for the worker (support/server.ts).
+ * One browser for the file; each test has its own server, so its own origin and storage.
+ */
+import type { Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { WireEvent } from "../../worker/wire.js";
+import { launch, type Browser } from "./support/browser.js";
+import { html, STUB } from "./support/pages.js";
+import { startServer, until, type TestServer } from "./support/server.js";
+
+let browser: Browser;
+let t: TestServer;
+const pages: Page[] = [];
+
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+afterEach(async () => {
+  for (const p of pages.splice(0)) await p.close().catch(() => {});
+  await t?.close();
+});
+
+/** A new tab that fails the test on any error of the page's own. */
+async function tab(): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  // Network failures the tests inject show up as "Failed to load resource": not the page's errors.
+  page.on("console", (m) => m.type() == "error" && !m.text().startsWith("Failed to load resource") && errors.push(m.text()));
+  pages.push(page);
+  return { page, errors };
+}
+const events = (type?: string): WireEvent[] => [...t.stored.values()].filter((e) => !type || e.type == type);
+const sentTwice = () => [...t.seen].filter(([, n]) => n > 1);
+
+describe("the snippet in Chromium", () => {
+  it("records a landing page view from an email, replays the stub's calls, then records SPA navigation", async () => {
+    t = await startServer();
+    t.page("/welcome", html("Welcome", `${STUB}<script>mql.track("early", { step: 1 })</script>${t.tag("defer")}`));
+    const { page, errors } = await tab();
+    await page.goto(`${t.site}/welcome?utm_source=news&utm_medium=email`);
+    await until(() => events("page_view").length == 1 && events("custom").length == 1, "the page view and the replayed call");
+
+    const [view] = events("page_view");
+    expect(view).toMatchObject({ url: `${t.site}/welcome?utm_source=news&utm_medium=email`, title: "Welcome", visit: 1, landing: true });
+    expect(events("email_click")).toHaveLength(1);
+    expect(events("custom")[0]).toMatchObject({ name: "early", props: { step: 1 } });
+    expect(t.accepted[0]).toMatchObject({ page: "/welcome", contentType: "text/plain;charset=UTF-8" });
+
+    await page.evaluate(() => history.pushState({}, "", "/pricing"));
+    await until(() => events("page_view").length == 2, "the SPA page view");
+    const spa = events("page_view")[1]!;
+    expect(spa).toMatchObject({ url: `${t.site}/pricing`, referrer: `${t.site}/welcome?utm_source=news&utm_medium=email`, visit: 1 });
+    expect(spa.landing).toBeUndefined();
+    expect(events("email_click")).toHaveLength(1);
+
+    expect([t.invalid, t.preflights, errors]).toEqual([[], 0, []]);
+  });
+
+  it("delivers a form submitted right before navigating away, by beacon, without secrets", async () => {
+    t = await startServer();
+    t.page(
+      "/contact",
+      html(
+        "Contact",
+        `<form id="demo" action="/thanks">
+          <input name="email" type="email" value="ada@acme.io">
+          <input name="company" value="Acme">
+          <input name="password" type="password" value="hunter2">
+          <input name="token" type="hidden" value="csrf">
+          <input name="cardnumber" autocomplete="cc-number" value="4242424242424242">
+          <input name="notes" data-mql-ignore value="private">
+          <input name="news" type="checkbox" value="yes">
+          <button>Send</button>
+        </form>${t.tag("defer")}`,
+      ),
+    );
+    t.page("/thanks", html("Thanks", "<p>Thanks</p>"));
+    const { page, errors } = await tab();
+    await page.goto(`${t.site}/contact`);
+    await until(() => events("page_view").length == 1, "the page view");
+    await page.click("button");
+    await page.waitForURL(/thanks/);
+    await until(() => events("form_submit").length == 1 && events("identify").length == 1, "the form submission");
+
+    const [form] = events("form_submit");
+    expect(form).toMatchObject({ form: { id: "demo" }, fields: { email: "ada@acme.io", company: "Acme" } });
+    expect(Object.keys(form!.fields!).sort()).toEqual(["company", "email"]);
+    expect(events("identify")[0]).toMatchObject({ email: "ada@acme.io", traits: { company: "Acme" } });
+    const carrier = t.accepted.find((r) => r.events.some((e) => e.id == form!.id));
+    expect(carrier?.mode).toBe("no-cors"); // sendBeacon, not fetch
+    expect([t.invalid, errors]).toEqual([[], []]);
+  });
+
+  it("keeps 200 events captured offline across two reloads and delivers each exactly once", async () => {
+    t = await startServer();
+    t.page("/app", html("App", t.tag("defer")));
+    t.fail = "offline";
+    const { page, errors } = await tab();
+    const burst = (from: number) =>
+      page.evaluate((from) => {
+        for (let i = from; i < from + 100; i++) (window as any).mql.track("offline", { i });
+      }, from);
+    await page.goto(`${t.site}/app`);
+    await page.waitForFunction(() => (window as any).mql?.track);
+    await burst(0);
+    await page.reload();
+    await page.waitForFunction(() => (window as any).mql?.track);
+    await burst(100);
+    await page.reload();
+    await page.waitForFunction(() => (window as any).mql?.track);
+    expect(t.stored.size).toBe(0);
+    expect(t.failed).toBeGreaterThan(0);
+
+    t.fail = null;
+    await page.reload();
+    await until(() => events("custom").length == 200, "all 200 events", 25_000).catch((e) => {
+      console.log("DEBUG", events("custom").length, t.failed, t.accepted.length, JSON.stringify(t.accepted.map((r) => r.events.length)));
+      throw e;
+    });
+    const got = events("custom").map((e) => e.props!.i as number);
+    expect(got.sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(events("page_view")).toHaveLength(4);
+    expect(sentTwice()).toEqual([]);
+    expect([t.invalid, errors]).toEqual([[], []]);
+  });
+
+  it("renders CTAs as text in shadow roots, and reports impressions, clicks and dismissals", async () => {
+    t = await startServer();
+    t.actions = [
+      {
+        id: "demo-offer",
+        kind: "modal",
+        variant: { id: "v2", title: "<img src=x onerror=alert(1)>Book a demo", text: "30 minutes with us.", button: { label: "Book", href: "/book" } },
+      },
+      { id: "trap", kind: "banner", variant: { id: "a", text: "Unsafe link", button: { label: "Go", href: "javascript:alert(1)" } } },
+      { id: "hero-cta", kind: "inline", slot: "hero", variant: { id: "b", text: "See pricing", button: { label: "Pricing", href: `${t.site}/pricing` } } },
+    ];
+    t.page(
+      "/home",
+      html("Home", `<style>p,dialog{color:red!important;display:none!important}</style><div data-mql-slot="hero">Default hero</div><button id="own">own</button>${t.tag("defer")}`),
+    );
+    t.page("/pricing", html("Pricing", "<p>Pricing</p>"));
+    const { page, errors } = await tab();
+    await page.goto(`${t.site}/home`);
+
+    const modal = page.locator("dialog.modal");
+    await modal.waitFor({ state: "visible" });
+    expect(await modal.getAttribute("aria-label")).toBe("<img src=x onerror=alert(1)>Book a demo");
+    expect(await modal.locator("b").textContent()).toBe("<img src=x onerror=alert(1)>Book a demo");
+    expect(await page.locator("img").count()).toBe(0);
+    expect(await modal.locator("a").getAttribute("href")).toBe("/book");
+    // The modal holds the focus (the page behind is inert) and Esc closes it.
+    expect(await page.evaluate(() => document.activeElement?.shadowRoot?.activeElement?.closest("dialog")?.className)).toBe("modal");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.id)).not.toBe("own");
+    await page.keyboard.press("Escape");
+    await modal.waitFor({ state: "detached" });
+
+    await expect.poll(() => page.locator("dialog.banner").isVisible()).toBe(true);
+    expect(await page.locator("dialog.banner a").count()).toBe(0);
+    await page.locator("dialog.banner button").click();
+    await page.locator("dialog.banner").waitFor({ state: "detached" });
+
+    const slot = page.locator("[data-mql-slot=hero] dialog");
+    expect(await slot.textContent()).toContain("See pricing");
+    expect(await page.locator("[data-mql-slot=hero]").evaluate((e) => e.textContent)).not.toContain("Default hero");
+
+    // Another answer with the same actions: a dismissed CTA stays closed on this page.
+    await page.evaluate(() => (window as any).mql.track("again"));
+    await until(() => events("custom").length == 1, "the next answer");
+    await page.waitForTimeout(200);
+    expect(await page.locator("dialog.modal").count()).toBe(0);
+
+    await slot.locator("a").click();
+    await page.waitForURL(/pricing/);
+    await until(() => events("cta_click").length == 1, "the click");
+
+    const of = (type: string) => events(type).map((e) => [e.element, e.props?.variant]);
+    expect(of("cta_impression").sort()).toEqual([["demo-offer", "v2"], ["hero-cta", "b"], ["trap", "a"]]);
+    expect(of("cta_dismiss").sort()).toEqual([["demo-offer", "v2"], ["trap", "a"]]);
+    expect(of("cta_click")).toEqual([["hero-cta", "b"]]);
+    expect(events("cta_click")[0]!.href).toBe(`${t.site}/pricing`);
+    expect([t.invalid, errors]).toEqual([[], []]);
+  });
+
+  it("keeps the host page working, and still delivers, when IndexedDB throws or hangs", async () => {
+    t = await startServer();
+    const host = `<button id="b" onclick="this.textContent = +this.textContent + 1">0</button>
+      <script>window.after = "ran"</script>`;
+    const blockIdb = (how: string) => `<script>Object.defineProperty(window, "indexedDB", { get() { ${how} } })</script>`;
+    t.page("/throws", html("Throws", host, blockIdb(`throw new DOMException("blocked", "SecurityError")`) + t.tag("defer")));
+    t.page("/hangs", html("Hangs", host, blockIdb(`return { open: () => ({}) }`) + t.tag("defer")));
+
+    for (const path of ["/throws", "/hangs"]) {
+      const { page, errors } = await tab();
+      await page.goto(t.site + path);
+      await page.click("#b");
+      await page.click("#b");
+      expect(await page.textContent("#b")).toBe("2");
+      expect(await page.evaluate(() => (window as any).after)).toBe("ran");
+      await page.evaluate(() => (window as any).mql.track("works"));
+      await until(() => events("custom").filter((e) => e.url!.endsWith(path)).length == 1, `the event on ${path}`);
+      expect(events("page_view").filter((e) => e.url!.endsWith(path))).toHaveLength(1);
+      expect(errors).toEqual([]);
+    }
+    expect(sentTwice()).toEqual([]);
+    expect(t.invalid).toEqual([]);
+  });
+
+  it("lets two tabs drain one queue without sending any event twice", async () => {
+    t = await startServer();
+    t.page("/app", html("App", t.tag("defer")));
+    t.fail = "offline";
+    const tabs = [await tab(), await tab()];
+    for (const { page } of tabs) {
+      await page.goto(`${t.site}/app`);
+      await page.waitForFunction(() => (window as any).mql?.track);
+    }
+    await Promise.all(
+      tabs.map(({ page }, n) =>
+        page.evaluate((n) => {
+          for (let i = 0; i < 75; i++) (window as any).mql.track("tab", { n, i });
+        }, n),
+      ),
+    );
+    // Let both tabs store their events, then bring the network back to both at once.
+    await tabs[0]!.page.waitForTimeout(300);
+    t.fail = null;
+    await Promise.all(tabs.map(({ page }) => page.evaluate(() => dispatchEvent(new Event("online")))));
+    await until(() => events("custom").length == 150 && events("page_view").length == 2, "all 152 events", 20_000);
+    await tabs[0]!.page.waitForTimeout(500);
+    expect(sentTwice()).toEqual([]);
+    // Both tabs took part in the draining.
+    expect(new Set(t.accepted.map((r) => r.events.length)).size).toBeGreaterThan(0);
+    expect([t.invalid, ...tabs.map((x) => x.errors)]).toEqual([[], [], []]);
+  });
+});

@@ -1,0 +1,168 @@
+/**
+ * A stand-in for the worker, for the snippet's browser tests. Two listeners on 127.0.0.1 (random
+ * ports), so the page and the worker are cross-origin as in production:
+ * - `site`: the host pages the test registers (`page(path, html)`);
+ * - `api`: `/mql.js` (the built snippet) and `POST /v1/collect` by the contract of worker/wire.ts:
+ *   the body is validated with the worker's own zod schema, ids are acknowledged and every id
+ *   received is counted (a second copy is acknowledged but not stored again).
+ * Failures can be injected: `fail = "offline"` (connection reset), 500, or 429 with Retry-After.
+ */
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { CollectRequestSchema, type CollectResponse, type WireAction, type WireEvent } from "../../../worker/wire.js";
+
+/** A request the collect endpoint accepted. */
+export interface Received {
+  events: WireEvent[];
+  visitor: string;
+  page?: string;
+  /** `no-cors` for sendBeacon, `cors` for fetch. */
+  mode?: string;
+  contentType?: string;
+}
+
+export interface TestServer {
+  site: string;
+  api: string;
+  /** Registers a host page served at `site + path`. */
+  page(path: string, html: string): void;
+  /** The script tag of the snippet, with extra attributes. */
+  tag(attrs?: string): string;
+  fail: null | "offline" | 500 | 429;
+  /** Retry-After (seconds) sent with injected 429s. */
+  retryAfter: number;
+  /** Actions returned with every answer. */
+  actions: WireAction[];
+  stage: string;
+  /** Answer with optedOut. */
+  optedOut: boolean;
+  accepted: Received[];
+  /** Times each event id was received in an accepted request. */
+  seen: Map<string, number>;
+  /** Events stored, once per id. */
+  stored: Map<string, WireEvent>;
+  /** Collect requests answered with an injected failure. */
+  failed: number;
+  /** Bodies that failed the wire schema, and preflight requests: both must stay empty. */
+  invalid: unknown[];
+  preflights: number;
+  close(): Promise<void>;
+}
+
+const listen = (handler: http.RequestListener) =>
+  new Promise<http.Server>((resolve) => {
+    const s = http.createServer(handler);
+    s.listen(0, "127.0.0.1", () => resolve(s));
+  });
+
+export async function startServer(): Promise<TestServer> {
+  const pages = new Map<string, string>();
+  const snippet = () => readFileSync("dist/sdk/mql.js", "utf8");
+  const t: TestServer = {
+    site: "",
+    api: "",
+    page: (path, html) => void pages.set(path, html),
+    tag: (attrs = "") => `<script src="${t.api}/mql.js" data-site="acme" ${attrs}></script>`,
+    fail: null,
+    retryAfter: 1,
+    actions: [],
+    stage: "lead",
+    optedOut: false,
+    accepted: [],
+    seen: new Map(),
+    stored: new Map(),
+    failed: 0,
+    invalid: [],
+    preflights: 0,
+    close: async () => {
+      for (const s of [site, api]) {
+        s.closeAllConnections();
+        await new Promise((r) => s.close(r));
+      }
+    },
+  };
+
+  const site = await listen((req, res) => {
+    const html = pages.get(new URL(req.url!, "http://x").pathname);
+    res.writeHead(html == null ? 404 : 200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+    res.end(html ?? "not found");
+  });
+
+  const api = await listen((req, res) => {
+    const cors = { "access-control-allow-origin": "*" };
+    if (req.method == "OPTIONS") {
+      t.preflights++;
+      res.writeHead(204, cors).end();
+      return;
+    }
+    if (req.url == "/mql.js") {
+      res.writeHead(200, { "content-type": "text/javascript", "cache-control": "no-store" }).end(snippet());
+      return;
+    }
+    if (req.url != "/v1/collect" || req.method != "POST") {
+      res.writeHead(404, cors).end();
+      return;
+    }
+    if (t.fail == "offline") {
+      t.failed++;
+      req.socket.destroy();
+      return;
+    }
+    let raw = "";
+    req.setEncoding("utf8");
+    req.on("data", (c) => (raw += c));
+    req.on("end", () => {
+      const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+        res.writeHead(status, { ...cors, "content-type": "application/json", ...headers }).end(JSON.stringify(body));
+      if (t.fail == 500 || t.fail == 429) {
+        t.failed++;
+        const error = { error: { code: t.fail == 429 ? "rate_limited" : "internal", message: "injected" } };
+        json(t.fail, error, t.fail == 429 ? { "retry-after": String(t.retryAfter) } : {});
+        return;
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(raw);
+      } catch {}
+      const parsed = CollectRequestSchema.safeParse(body);
+      if (!parsed.success) {
+        t.invalid.push({ raw, issues: parsed.error.issues });
+        json(400, { error: { code: "invalid", message: "invalid body" } });
+        return;
+      }
+      const r = parsed.data;
+      t.accepted.push({
+        events: r.events,
+        visitor: r.visitor,
+        page: r.page,
+        mode: req.headers["sec-fetch-mode"] as string | undefined,
+        contentType: req.headers["content-type"],
+      });
+      for (const e of r.events) {
+        t.seen.set(e.id, (t.seen.get(e.id) ?? 0) + 1);
+        if (!t.stored.has(e.id)) t.stored.set(e.id, e);
+      }
+      const answer: CollectResponse = {
+        ack: r.events.map((e) => e.id),
+        visitor: { stage: t.stage, score: { fit: 0, engagement: t.stored.size, total: t.stored.size } },
+        actions: t.actions,
+        ...(t.optedOut ? { optedOut: true as const } : {}),
+      };
+      json(200, answer);
+    });
+  });
+
+  t.site = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+  t.api = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+  return t;
+}
+
+/** Resolves when `check` holds, polling every 25 ms; fails after `ms`. */
+export async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
