@@ -10,7 +10,7 @@
  */
 import autocannon from "autocannon";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -19,7 +19,12 @@ import { Miniflare } from "miniflare";
 const ROOT = new URL("..", import.meta.url).pathname;
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 50;
-const VISITORS = Number(process.env.BENCH_VISITORS ?? 10_000);
+/**
+ * Distinct visitors. Locally workerd keeps every live visitor object's SQLite files open (three
+ * descriptors each) and this machine allows 20,000 per process, so past about 6,000 live objects
+ * opening one more fails: 3,000 stays clear of that ceiling, which Cloudflare's edge does not have.
+ */
+const VISITORS = Number(process.env.BENCH_VISITORS ?? 3_000);
 const ORIGIN = "https://www.bench.example";
 const COMPAT_DATE = "2026-04-01";
 const BUNDLE_BUDGET_BYTES = 100 * 1024;
@@ -70,12 +75,13 @@ async function load(url: string, opts: { body?: boolean; rate?: number }): Promi
       : { method: "GET" }],
   });
   const bad = result.non2xx + result.errors + result.timeouts;
-  if (bad > result.requests.total * 0.001) throw new Error(`${bad} of ${result.requests.total} requests failed (non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts})`);
+  if (bad > result.requests.total * 0.001) throw new Error(`${bad} of ${result.requests.total} requests failed (non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}; status codes ${JSON.stringify(result.statusCodeStats)})`);
   return result;
 }
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "mql-bench-"));
+  const cleanup = [dir];
   try {
     const script = bundle(dir);
     const code = readFileSync(script);
@@ -90,6 +96,8 @@ async function main(): Promise<void> {
     const rawRps = rawResult.requests.average;
     console.log(`raw worker (204):       ${Math.round(rawRps)} req/s, p99 ${rawResult.latency.p99} ms`);
 
+    const storeDir = existsSync("/dev/shm") ? mkdtempSync("/dev/shm/mql-bench-do-") : join(dir, "do");
+    cleanup.push(storeDir);
     const mf = new Miniflare({
       modules: true,
       modulesRoot: dir,
@@ -99,7 +107,9 @@ async function main(): Promise<void> {
       durableObjects: { VISITOR: { className: "VisitorObject", useSQLite: true } },
       ratelimits: { IP_RATE: { simple: { limit: 1_000_000_000, period: 60 } }, VISITOR_RATE: { simple: { limit: 1_000_000_000, period: 60 } } },
       bindings: { ADMIN_TOKEN: "bench" },
-      ...(process.env.BENCH_PERSIST ? { durableObjectsPersist: join(dir, "do") } : {}),
+      // Visitor storage on tmpfs when the machine has one: real SQLite files and transactions, but
+      // the figure measures the worker, not this machine's disk (the edge's storage is not a local disk).
+      durableObjectsPersist: storeDir,
     });
     const url = await mf.ready;
     const kv = await mf.getKVNamespace("RULES");
@@ -117,7 +127,7 @@ async function main(): Promise<void> {
     console.log(`ratio collect/raw: ${ratio.toFixed(2)} (target >= 0.35); p99 at 50%: ${half.latency.p99} ms (target <= 10)`);
     console.log(`bench:ingest raw=${Math.round(rawRps)} collect=${Math.round(collectRps)} ratio=${ratio.toFixed(2)} p99_ms=${half.latency.p99}`);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    for (const d of cleanup) rmSync(d, { recursive: true, force: true });
   }
 }
 

@@ -13,6 +13,9 @@ import { limit } from "./rate-limit.js";
 import { getEngine } from "./rules-cache.js";
 import { BODY_MAX_BYTES, CollectRequestSchema, type CollectRequest, type CollectResponse } from "./wire.js";
 
+/** Seconds a client waits before resending a batch the visitor's storage could not take. */
+export const STORAGE_RETRY_AFTER_S = 2;
+
 export const collect = new Hono<{ Bindings: Env }>();
 
 /** Preflight for clients that send JSON with a JSON content type (the snippet sends text/plain and needs none). */
@@ -69,7 +72,16 @@ collect.post(
     }));
     const page = batch.page ?? lastPath(events.map((e) => e.event.path));
     const stub = c.env.VISITOR.get(c.env.VISITOR.idFromName(`${batch.site}:${batch.visitor}`));
-    const result = await stub.collect({ site: batch.site, visitor: batch.visitor, page, events, now: Date.now() });
+    let result: CollectResponse;
+    try {
+      result = await stub.collect({ site: batch.site, visitor: batch.visitor, page, events, now: Date.now() });
+    } catch (e) {
+      // Nothing was acknowledged (the transaction rolled back): the snippet keeps the events and
+      // retries 5xx answers with backoff, so a storage fault costs a delay, never an event.
+      console.error(`visitor ${batch.site}:${batch.visitor}: ${(e as Error).message}`);
+      throw new ApiError(503, "storage_unavailable", "visitor storage is unavailable: the events were not stored, retry later", undefined,
+        { ...cors, "retry-after": String(STORAGE_RETRY_AFTER_S), "access-control-expose-headers": "Retry-After" });
+    }
     return c.json(result satisfies CollectResponse, 200, cors);
   },
 );
