@@ -54,7 +54,9 @@ collect.post(
     const cors = { "access-control-allow-origin": origin, vary: "Origin" };
 
     const ip = c.req.header("cf-connecting-ip") ?? "local";
-    const limited = (await limit(c.env.IP_RATE, `ip:${ip}`)) ?? (await limit(c.env.VISITOR_RATE, `v:${batch.site}:${batch.visitor}`));
+    // Both counters at once: one round trip to the limiter instead of two on every batch.
+    const [byIp, byVisitor] = await Promise.all([limit(c.env.IP_RATE, `ip:${ip}`), limit(c.env.VISITOR_RATE, `v:${batch.site}:${batch.visitor}`)]);
+    const limited = byIp ?? byVisitor;
     if (limited) throw new ApiError(429, "rate_limited", `too many requests ${limited.scope}: retry in ${limited.retryAfter} s`, undefined, { ...cors, "retry-after": String(limited.retryAfter), "access-control-expose-headers": "Retry-After" });
 
     const ids = batch.events.map((e) => e.id);
