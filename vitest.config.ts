@@ -11,7 +11,7 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { ADMIN_TOKEN: "test-admin-token" } },
+            miniflare: { bindings: { ADMIN_TOKEN: "test-admin-token", VISITOR_SELF_VIEW: "true" } },
           }),
         ],
         test: { name: "worker", include: ["test/worker/**/*.test.ts"] },

@@ -12,4 +12,6 @@ export interface Env {
   IP_RATE: RateLimit;
   /** Bearer token of the admin API (`wrangler secret put ADMIN_TOKEN`). */
   ADMIN_TOKEN?: string;
+  /** "true" turns on `GET /v1/visitors/:site/:id`, a visitor's own explained score (the demo's panel). */
+  VISITOR_SELF_VIEW?: string;
 }
