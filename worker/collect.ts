@@ -16,6 +16,8 @@ import { BODY_MAX_BYTES, CollectRequestSchema, type CollectRequest, type Collect
 /** Seconds a client waits before resending a batch the visitor's storage could not take. */
 export const STORAGE_RETRY_AFTER_S = 2;
 
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
 export const collect = new Hono<{ Bindings: Env }>();
 
 /** Preflight for clients that send JSON with a JSON content type (the snippet sends text/plain and needs none). */
@@ -93,13 +95,22 @@ async function readBatch(c: Context<{ Bindings: Env }>): Promise<CollectRequest>
   if (type !== "text/plain" && type !== "application/json") {
     throw new ApiError(415, "unsupported_media_type", `content-type ${type} is not accepted: send JSON as text/plain or application/json`);
   }
-  const text = await c.req.text();
+  let text: string;
+  try {
+    // Strict: a lenient decoder would turn bad bytes into U+FFFD and score a corrupted event.
+    text = UTF8.decode(await c.req.arrayBuffer());
+  } catch {
+    throw new ApiError(400, "invalid_encoding", "body is not valid UTF-8: send the JSON encoded as UTF-8");
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
     throw new ApiError(400, "invalid_json", `body is not valid JSON: ${(e as Error).message}`);
   }
+  // zod drops "__proto__" keys silently; an explicit refusal tells the sender what went wrong.
+  const polluted = (text.includes("__proto__") || text.includes("\\u")) && protoKeyPath(json, "$");
+  if (polluted) throw new ApiError(400, "invalid_body", `${polluted}: "__proto__" is not accepted as a key`, [{ path: polluted, message: '"__proto__" is not accepted as a key' }]);
   const parsed = CollectRequestSchema.safeParse(json);
   if (!parsed.success) {
     const issues = flattenIssues(parsed.error.issues);
@@ -113,6 +124,24 @@ function unscored(engine: Engine, ids: string[]): CollectResponse {
   const score: CollectResponse["visitor"]["score"] = { fit: 0, engagement: 0, total: 0 };
   for (const g of engine.rules.groups) score[g.id] = 0;
   return { ack: ids, visitor: { stage: engine.rules.stages[0]!.id, score }, actions: [] };
+}
+
+/** The JSON path of the first own "__proto__" key in `v` (JSON.parse makes it an own key), or undefined. */
+function protoKeyPath(v: unknown, path: string, depth = 0): string | undefined {
+  if (typeof v !== "object" || v === null || depth > 64) return undefined;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const found = protoKeyPath(v[i], `${path}[${i}]`, depth + 1);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  for (const k of Object.keys(v)) {
+    if (k === "__proto__") return `${path}.__proto__`;
+    const found = protoKeyPath((v as Record<string, unknown>)[k], `${path}.${k}`, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 function lastPath(paths: (string | undefined)[]): string | undefined {

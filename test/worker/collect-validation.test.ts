@@ -18,7 +18,7 @@ type Json = Record<string, unknown>;
 interface Case {
   name: string;
   /** The body sent, built from a valid visitor id and a valid event. */
-  body: (visitor: string, ev: Json) => string;
+  body: (visitor: string, ev: Json) => string | Uint8Array;
   status?: number;
   code: string;
   /** The JSON path an issue must name (400 invalid_body); otherwise `message` must match. */
@@ -154,6 +154,20 @@ const cases: Case[] = [
     name: "a 1 MB body", body: (v, ev) => batch(v, [ev], { page: s(1 << 20) }),
     status: 413, code: "body_too_large", message: /larger than/,
   },
+  // Bytes that are not UTF-8 inside an otherwise valid batch: a lenient decoder would store U+FFFD.
+  {
+    name: "a title with bytes that are not UTF-8", code: "invalid_encoding", message: /not valid UTF-8/,
+    body: (v, ev) => {
+      const [head, tail] = batch(v, [{ ...ev, title: "@@" }]).split("@@") as [string, string];
+      const enc = new TextEncoder();
+      return new Uint8Array([...enc.encode(head), 0xc3, 0x28, 0xff, ...enc.encode(tail)]);
+    },
+  },
+  invalid("a __proto__ key in props", '$.events[0].props.__proto__', (v, ev) =>
+    batch(v, [ev]).replace('"title":"Pricing"', '"title":"Pricing","props":{"__proto__":"x"}')),
+  invalid("a __proto__ key in fields", '$.events[0].fields.__proto__', (v, ev) =>
+    batch(v, [ev]).replace('"title":"Pricing"', '"title":"Pricing","fields":{"__proto__":"x"}')),
+  invalid("a __proto__ key in the request", "$.__proto__", (v, ev) => batch(v, [ev]).replace(/}$/, ',"__proto__":{"admin":true}}')),
 ];
 
 describe("POST /v1/collect with a malformed body", () => {
