@@ -130,6 +130,8 @@ start("the CRM inbox", process.execPath, [join(root, "scripts/crm-inbox.mjs")], 
 start("wrangler dev", process.execPath, [
   wrangler, "dev", "--ip", HOST, "--port", String(PORT), "--persist-to", stateDir, "--log-level", "warn",
   "--var", `ADMIN_TOKEN:${ADMIN_TOKEN}`, "--var", "WEBHOOK_ALLOW_LOCAL:true",
+  // The demo's visitor panel reads the visitor's own explained score (GET /v1/visitors/:site/:id).
+  "--var", "VISITOR_SELF_VIEW:true",
 ]);
 
 const base = `http://${HOST}:${PORT}`;
