@@ -8,11 +8,11 @@ import { compileCondition, type EventTest } from "./compile-condition.js";
 import { compileStageCondition, type StageTest } from "./compile-stage.js";
 import { emailDomain, emailKind } from "./email.js";
 import type { EngineEvent, EventType } from "./event.js";
-import { addPoints, inactivityLoss, rawPoints, round2, scoresAt, type LedgerEntry, type Scores } from "./score.js";
-import type { Cap, Group, Rule, RulesDocument, Webhook } from "./schema.js";
+import { addPoints, inactivityLoss, round2, scoresAt, type LedgerEntry, type Scores } from "./score.js";
+import type { Group, RulesDocument, Webhook } from "./schema.js";
 import { selectCtas, type CtaDecision, type Page } from "./select-ctas.js";
 import { explain, type Explanation } from "./explain.js";
-import { bump, countIn, emptyState, type StageChange, type VisitorState } from "./state.js";
+import { bump, DAY_MS, emptyState, type StageChange, type VisitorState } from "./state.js";
 
 const STAGE_HISTORY_MAX = 50;
 
@@ -39,14 +39,26 @@ export interface ApplyResult {
   webhooks: WebhookDue[];
 }
 
+/** A rule with what the hot path reads resolved once: window, cap, group, half-life, demotion. */
 interface CompiledRule {
-  rule: Rule;
+  id: string;
   test: EventTest | null;
-  cap: Cap | undefined;
-  per: "ever" | "day" | "week";
+  /** Times per window; Infinity when the rule has no cap. */
+  times: number;
+  per: Per;
+  points: number;
+  group: string;
   halfLifeDays: number | undefined;
   label: string;
+  /** Index of the stage the rule demotes to, or -1. */
+  demoteTo: number;
 }
+
+/** A cap window as a small integer, so the windows of an event are computed once per event. */
+type Per = 0 | 1 | 2;
+const PER_EVER = 0;
+const PER_DAY = 1;
+const PER_WEEK = 2;
 
 /** A compiled rules document. */
 export interface Engine {
@@ -77,13 +89,17 @@ export function compile(doc: RulesDocument): Engine {
   const byType = new Map<EventType, CompiledRule[]>();
   for (const rule of doc.rules) {
     if (!rule.enabled) continue;
+    const per = rule.cap?.per ?? "ever";
     const compiled: CompiledRule = {
-      rule,
+      id: rule.id,
       test: rule.when ? compileCondition(rule.when) : null,
-      cap: rule.cap,
-      per: rule.cap?.per ?? "ever",
+      times: rule.cap?.times ?? Infinity,
+      per: per === "day" ? PER_DAY : per === "week" ? PER_WEEK : PER_EVER,
+      points: rule.points,
+      group: rule.group,
       halfLifeDays: rule.decay?.halfLifeDays ?? groupById.get(rule.group)?.decay?.halfLifeDays,
       label: rule.description ?? rule.id,
+      demoteTo: rule.demoteTo === undefined ? -1 : (stageIndex.get(rule.demoteTo) ?? 0),
     };
     // A type listed twice in `on` must not make the rule count twice for one event.
     for (const type of new Set(typeof rule.on === "string" ? [rule.on] : rule.on)) {
@@ -97,15 +113,30 @@ export function compile(doc: RulesDocument): Engine {
   const scoreHooks = doc.webhooks.filter((w): w is Webhook & { on: { scoreReached: { score: string; value: number } } } => "scoreReached" in w.on);
   const hasInactivity = groups.some((g) => g.inactivity !== undefined);
   const ctaPer = new Map(doc.ctas.map((c) => [c.id, c.frequency?.per ?? "ever"] as const));
+  const lastStage = stageIds.length - 1;
 
   function apply(state: VisitorState, event: EngineEvent, now: number): ApplyResult {
     const entries: LedgerEntry[] = [];
     const transitions: StageChange[] = [];
     const webhooks: WebhookDue[] = [];
-    const next: VisitorState = { ...state, groups: { ...state.groups } };
+    // A shallow copy with every field named keeps one object shape for all states (a spread of
+    // states of many shapes is slow); the records inside are copied only when they change.
+    const next: VisitorState = {
+      visitor: state.visitor,
+      stage: state.stage,
+      stageHistory: state.stageHistory,
+      firstSeen: state.firstSeen,
+      lastSeen: state.lastSeen,
+      events: state.events,
+      groups: state.groups,
+      counts: state.counts,
+      identity: state.identity,
+      ctas: state.ctas,
+    };
+    if (state.hold !== undefined) next.hold = state.hold;
     if (next.firstSeen === null) next.firstSeen = now;
 
-    if (hasInactivity) writeInactivity(next, event, now, entries);
+    if (hasInactivity) writeInactivity(next, state, event, now, entries);
     const before = scoreHooks.length > 0 ? scoresAt(next, groups, now) : undefined;
 
     if (event.email !== undefined || event.traits !== undefined) identify(next, event);
@@ -113,30 +144,40 @@ export function compile(doc: RulesDocument): Engine {
     let demoted = false;
     const candidates = byType.get(event.type);
     if (candidates !== undefined) {
-      for (const c of candidates) {
+      const day = Math.floor(now / DAY_MS);
+      // Same windows as `windowOf`: 1970-01-01 was a Thursday, shifting by 3 days starts weeks on Monday.
+      const week = Math.floor((day + 3) / 7);
+      for (let k = 0; k < candidates.length; k++) {
+        const c = candidates[k]!;
         if (c.test !== null && !c.test(event, next)) continue;
-        const counter = next.counts[c.rule.id];
-        if (c.cap !== undefined && countIn(counter, c.per, now) >= c.cap.times) continue;
+        const win = c.per === PER_EVER ? 0 : c.per === PER_DAY ? day : week;
+        const counter = next.counts[c.id];
+        if (counter !== undefined) {
+          const used = c.per === PER_EVER ? counter.n : counter.win === win ? counter.wn : 0;
+          if (used >= c.times) continue;
+        }
         if (next.counts === state.counts) next.counts = { ...state.counts };
-        next.counts[c.rule.id] = bump(counter, c.per, now);
-        if (c.rule.points !== 0) {
-          const g = c.rule.group;
-          next.groups[g] = addPoints(next.groups[g] ?? { base: 0, fading: [] }, c.rule.points, c.halfLifeDays, now);
+        next.counts[c.id] = counter === undefined
+          ? { n: 1, win, wn: 1 }
+          : { n: counter.n + 1, win, wn: counter.win === win ? counter.wn + 1 : 1 };
+        if (c.points !== 0) {
+          const g = c.group;
+          if (next.groups === state.groups) next.groups = { ...state.groups };
+          next.groups[g] = addPoints(next.groups[g] ?? { base: 0, fading: [] }, c.points, c.halfLifeDays, now);
           const entry: LedgerEntry = {
             event: event.id,
             at: now,
-            rule: c.rule.id,
+            rule: c.id,
             group: g,
-            points: c.rule.points,
+            points: c.points,
             reason: reasonFor(c.label, event),
             version: doc.version,
           };
           if (c.halfLifeDays !== undefined) entry.halfLifeDays = c.halfLifeDays;
           entries.push(entry);
         }
-        const to = c.rule.demoteTo;
-        if (to !== undefined && (stageIndex.get(to) ?? 0) < (stageIndex.get(next.stage) ?? 0)) {
-          transitions.push(changeStage(next, to, now, event.id, `demoted by ${c.label}`));
+        if (c.demoteTo >= 0 && c.demoteTo < (stageIndex.get(next.stage) ?? 0)) {
+          transitions.push(changeStage(next, stageIds[c.demoteTo]!, now, event.id, `demoted by ${c.label}`));
           demoted = true;
         }
       }
@@ -147,13 +188,16 @@ export function compile(doc: RulesDocument): Engine {
     next.lastSeen = now;
     next.events = state.events + 1;
 
-    const after = scoresAt(next, groups, now);
-    if (demoted) next.hold = { total: after.total ?? 0, at: now };
-    else if (next.hold !== undefined && (after.total ?? 0) > next.hold.total) delete next.hold;
+    // Scores are needed for the hold, the stage conditions and score webhooks only: a visitor in
+    // the last stage with no hold and no score webhook skips them.
+    const current = stageIndex.get(next.stage) ?? 0;
+    const needScores = demoted || next.hold !== undefined || current < lastStage || before !== undefined;
+    const after = needScores ? scoresAt(next, groups, now) : undefined;
+    if (demoted) next.hold = { total: after!.total ?? 0, at: now };
+    else if (next.hold !== undefined && (after!.total ?? 0) > next.hold.total) delete next.hold;
     if (!demoted && next.hold === undefined) {
-      const current = stageIndex.get(next.stage) ?? 0;
-      for (let i = stageTests.length - 1; i > current; i--) {
-        const reason = stageTests[i]!(after, next);
+      for (let i = lastStage; i > current; i--) {
+        const reason = stageTests[i]!(after!, next);
         if (reason === null) continue;
         const skipped = stageIds.slice(current + 1, i);
         transitions.push(changeStage(next, stageIds[i]!, now, event.id, reason, skipped));
@@ -171,7 +215,7 @@ export function compile(doc: RulesDocument): Engine {
       for (const w of scoreHooks) {
         const { score, value } = w.on.scoreReached;
         const was = before[score] ?? 0;
-        const is = after[score] ?? 0;
+        const is = after![score] ?? 0;
         if (was < value && is >= value) {
           webhooks.push({
             webhook: w.id, target: w.target, trigger: "score_reached", score: { name: score, value: is, threshold: value },
@@ -183,13 +227,14 @@ export function compile(doc: RulesDocument): Engine {
     return { state: next, entries, transitions, webhooks };
   }
 
-  function writeInactivity(next: VisitorState, event: EngineEvent, now: number, entries: LedgerEntry[]): void {
+  function writeInactivity(next: VisitorState, state: VisitorState, event: EngineEvent, now: number, entries: LedgerEntry[]): void {
     for (const group of groups) {
       const points = next.groups[group.id];
       if (group.inactivity === undefined || points === undefined) continue;
       const loss = inactivityLoss(group, points.base, next.lastSeen, now);
       if (loss.points <= 0) continue;
       const lost = round2(loss.points);
+      if (next.groups === state.groups) next.groups = { ...state.groups };
       next.groups[group.id] = addPoints(points, -lost, undefined, now);
       entries.push({
         event: event.id, at: now, rule: "inactivity", group: group.id, points: -lost,

@@ -44,8 +44,9 @@ export function rawPoints(g: GroupPoints, now: number): number {
 export function addPoints(g: GroupPoints, points: number, halfLifeDays: number | undefined, now: number): GroupPoints {
   if (halfLifeDays === undefined) return { base: g.base + points, fading: g.fading };
   const fading = g.fading.slice();
-  const i = fading.findIndex((f) => f.halfLifeDays === halfLifeDays);
-  if (i < 0) fading.push({ halfLifeDays, value: points, at: now });
+  let i = 0;
+  while (i < fading.length && fading[i]!.halfLifeDays !== halfLifeDays) i++;
+  if (i === fading.length) fading.push({ halfLifeDays, value: points, at: now });
   else {
     const f = fading[i]!;
     fading[i] = { halfLifeDays, value: faded(f.value, f.at, halfLifeDays, now) + points, at: Math.max(now, f.at) };

@@ -381,6 +381,13 @@ describe("determinism", () => {
     expect(state.events).toBe(300);
   });
 
+  it.each(engines)("every state keeps the fields of a new state, in the same order, a hold last, with $name", ({ engine }) => {
+    const fields = Object.keys(engine.initialState("v"));
+    for (const state of replay(engine, randomJourney(prng(5), 300, MONDAY)).states) {
+      expect(Object.keys(state)).toEqual(state.hold === undefined ? fields : [...fields, "hold"]);
+    }
+  });
+
   it("the state stays JSON: a round trip changes nothing", () => {
     const { state } = replay(engineFor(demo), randomJourney(prng(3), 200, MONDAY));
     expect(JSON.parse(JSON.stringify(state))).toStrictEqual(state);
