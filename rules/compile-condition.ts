@@ -4,7 +4,7 @@
  */
 import type { EngineEvent } from "./event.js";
 import { emailDomain, emailKind } from "./email.js";
-import { compileGlobs } from "./glob.js";
+import { compileGlob } from "./glob.js";
 import type { Condition, FieldTest } from "./schema.js";
 import type { VisitorState } from "./state.js";
 
@@ -91,7 +91,7 @@ function compileTest(t: FieldTest): EventTest {
     return (e, s) => lower(get(e, s))?.endsWith(p) === true;
   }
   if (t.glob !== undefined) {
-    const match = compileGlobs(asList(t.glob));
+    const match = pathGlobs(asList(t.glob));
     return (e, s) => {
       const v = get(e, s);
       return typeof v === "string" && match(v);
@@ -113,6 +113,65 @@ function compileTest(t: FieldTest): EventTest {
   if (t.lte !== undefined) { const c = t.lte; return cmp((n) => n <= c); }
   if (t.lt !== undefined) { const c = t.lt; return cmp((n) => n < c); }
   throw new Error(`condition on "${t.field}" has no operator`);
+}
+
+/** Several globs as one predicate that holds when any of them matches. */
+function pathGlobs(globs: readonly string[]): (path: string) => boolean {
+  const tests = globs.map(pathGlob);
+  if (tests.length === 1) return tests[0]!;
+  return (path) => {
+    for (const test of tests) if (test(path)) return true;
+    return false;
+  };
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+
+/**
+ * A path glob with the answers of `compileGlob`, tested with string comparisons when it has one of
+ * the common shapes (a literal, then at most one `*` or `**` at the end) and otherwise with its
+ * RegExp: most rules test the path, and every page view runs every page-view rule.
+ */
+export function pathGlob(glob: string): (path: string) => boolean {
+  const star = glob.indexOf("*");
+  const literal = star < 0 ? glob : glob.slice(0, star);
+  const tail = star < 0 ? "" : glob.slice(star);
+  if (literal.includes("?") || !ASCII.test(literal) || (tail !== "" && tail !== "*" && tail !== "**")) return compileGlob(glob);
+  const low = literal.toLowerCase();
+  const n = low.length;
+  // The RegExp is `^literal(tail)/?$` matching case-insensitively: an ASCII letter matches either
+  // case, and no other character matches one not equal to it (RegExp case folding never maps a
+  // character beyond ASCII to one within it).
+  const startsLiteral = (path: string): boolean => {
+    if (path.length < n) return false;
+    for (let i = 0; i < n; i++) {
+      let c = path.charCodeAt(i);
+      if (c >= 65 && c <= 90) c += 32;
+      if (c !== low.charCodeAt(i)) return false;
+    }
+    return true;
+  };
+  if (tail === "") {
+    // `literal/?`: the literal, optionally followed by one slash.
+    return (path) => (path.length === n || (path.length === n + 1 && path.charCodeAt(n) === 47)) && startsLiteral(path);
+  }
+  if (tail === "*") {
+    // `[^/]*/?`: the rest holds no slash, but for one at its very end.
+    return (path) => {
+      if (!startsLiteral(path)) return false;
+      const slash = path.indexOf("/", n);
+      return slash < 0 || slash === path.length - 1;
+    };
+  }
+  // `.*/?`: `.` matches anything but a line terminator.
+  return (path) => {
+    if (!startsLiteral(path)) return false;
+    for (let i = n; i < path.length; i++) {
+      const c = path.charCodeAt(i);
+      if (c === 10 || c === 13 || c === 0x2028 || c === 0x2029) return false;
+    }
+    return true;
+  };
 }
 
 /** Compiles a condition tree to one closure. */

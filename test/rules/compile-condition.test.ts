@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { compileCondition, fieldAccessor, toNumber } from "../../rules/compile-condition.js";
+import { compileCondition, fieldAccessor, pathGlob, toNumber } from "../../rules/compile-condition.js";
+import { compileGlob } from "../../rules/glob.js";
 import { emptyState, FIELD_PATTERN, type Condition, type EngineEvent, type VisitorState } from "../../rules/index.js";
 
 const ev = (fields: Partial<EngineEvent>): EngineEvent => ({ id: "evt-00000001", type: "page_view", ...fields });
@@ -58,6 +59,25 @@ describe("each operator", () => {
     { name: "exists false fails for a value", when: { field: "referrer", exists: false }, event: { referrer: "https://news.example/" }, expected: false },
   ])("$name", ({ when, event, expected }) => {
     expect(holds(when, ev(event))).toBe(expected);
+  });
+});
+
+describe("path globs tested without their RegExp", () => {
+  const globs = [
+    "/pricing", "/pricing/", "/pricing/*", "/blog/**", "/trust/**", "**", "*", "", "/", "/a-b_c.d/*", "/v1.0/**",
+    "/PriCing", "/plans/*/annual", "/docs/?", "/x**y", "/caf\u00e9", "/k*", "/s**",
+  ];
+  const paths = [
+    "", "/", "/pricing", "/pricing/", "/pricing//", "/PRICING", "/Pricing/Team", "/pricing/team", "/pricing/team/", "/pricing/team/x",
+    "/pricingx", "/pricin", "/blog/", "/blog", "/blog/a/b/c", "/blog/a\nb", "/blog/a\rb", "/blog/\u2028", "/blog/\u2029/",
+    "/trust/soc2/", "/a-b_c.d/x", "/a-b_cxd/x", "/v1.0/x", "/v1x0/x", "/plans/team/annual", "/docs/a", "/docs/ab",
+    "/\u212a", "/k", "/K", "/\u017f", "/s", "/S", "/\u0130", "/i", "/caf\u00e9", "/caf\u00c9", "/pricing/\ud83d\ude00", "/pricing/a\nb/",
+  ];
+
+  it.each(globs)("%j answers as its RegExp on every path", (glob) => {
+    const fast = pathGlob(glob);
+    const slow = compileGlob(glob);
+    for (const path of paths) expect(fast(path), JSON.stringify(path)).toBe(slow(path));
   });
 });
 
