@@ -11,10 +11,11 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { ADMIN_TOKEN: "test-admin-token", VISITOR_SELF_VIEW: "true" } },
+            miniflare: { bindings: { ADMIN_TOKEN: "test-admin-token", VISITOR_SELF_VIEW: "true", WEBHOOK_ALLOW_LOCAL: "true" } },
           }),
         ],
-        test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
+        // The webhook receiver runs in Node; tests in workerd reach it over real HTTP.
+        test: { name: "worker", include: ["test/worker/**/*.test.ts"], globalSetup: ["test/worker/support/receiver-setup.ts"] },
       },
       {
         // The snippet in real Chromium (and its size budget), against a local collect server.

@@ -14,4 +14,9 @@ export interface Env {
   ADMIN_TOKEN?: string;
   /** "true" turns on `GET /v1/visitors/:site/:id`, a visitor's own explained score (the demo's panel). */
   VISITOR_SELF_VIEW?: string;
+  /**
+   * "true" lets webhooks go to http(s)://127.0.0.1 and localhost (`npm start`, tests); anything
+   * else (wrangler.toml sets "false") allows only https to public hosts.
+   */
+  WEBHOOK_ALLOW_LOCAL?: string;
 }

@@ -9,6 +9,8 @@ import { DurableObject } from "cloudflare:workers";
 import type { EngineEvent, Engine, LedgerEntry, VisitorState, WebhookDue, StageChange, Explanation } from "../rules/index.js";
 import type { Env } from "./env.js";
 import { getEngine } from "./rules-cache.js";
+import { ATTEMPTS_DDL, deadLetterKey, deliverDue, listOutbox, requeue, SEND_TIMEOUT_MS, type OutboxMessage } from "./webhooks/deliver.js";
+import type { WebhookPayload } from "./webhooks/templates.js";
 import type { CollectResponse, WireAction } from "./wire.js";
 
 /** A batch handed over by the collect route: events already validated and normalised. */
@@ -55,12 +57,16 @@ export interface VisitorSnapshot {
 
 /** Top rules carried in a webhook to explain the score. */
 const WEBHOOK_EXPLANATION_MAX = 10;
+/** While a delivery run is on, the alarm is kept this far ahead, so a run cut short is resumed. */
+const DELIVERY_LEASE_MS = 4 * SEND_TIMEOUT_MS;
 
 type Row = Record<string, SqlStorageValue>;
 
 export class VisitorObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private cached: { state: VisitorState; profile: Profile } | undefined;
+  /** The delivery run in progress: alarms (and tests firing them) queue behind it, never overlap. */
+  private delivering: Promise<void> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -80,6 +86,7 @@ export class VisitorObject extends DurableObject<Env> {
         id TEXT PRIMARY KEY, key TEXT NOT NULL UNIQUE, webhook TEXT NOT NULL, target TEXT NOT NULL, payload TEXT NOT NULL,
         created_at INTEGER NOT NULL, next_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
         status TEXT NOT NULL DEFAULT 'pending', last_error TEXT);
+      ${ATTEMPTS_DDL}
     `);
   }
 
@@ -88,6 +95,7 @@ export class VisitorObject extends DurableObject<Env> {
     const engine = await getEngine(this.env.RULES, input.site, input.now);
     if (!engine) throw new Error(`site ${input.site} has no rules`);
     const ack: string[] = [];
+    let enqueued = 0;
     const { state } = this.ctx.storage.transactionSync(() => {
       let { state, profile } = this.load(engine, input.site, input.visitor);
       const profileBefore = JSON.stringify(profile);
@@ -102,13 +110,14 @@ export class VisitorObject extends DurableObject<Env> {
         state = result.state;
         for (const e of result.entries) this.insertLedger(e);
         profile = touch(profile, event, input.now);
-        for (const due of result.webhooks) this.enqueue(engine, due, state, profile, result.transitions, event, input);
+        for (const due of result.webhooks) if (this.enqueue(engine, due, state, profile, result.transitions, event, input)) enqueued++;
       }
       if (state !== stateBefore) this.sql.exec("INSERT OR REPLACE INTO kv (k, v) VALUES ('state', ?)", JSON.stringify(state));
       if (JSON.stringify(profile) !== profileBefore) this.sql.exec("INSERT OR REPLACE INTO kv (k, v) VALUES ('profile', ?)", JSON.stringify(profile));
       this.cached = { state, profile };
       return { state };
     });
+    if (enqueued > 0) await this.scheduleDelivery(input.now);
     const scores = engine.scores(state, input.now);
     const page = input.page ?? this.cached?.profile.lastPage ?? "/";
     const actions: WireAction[] = engine.ctas(state, { path: page }, input.now);
@@ -131,9 +140,55 @@ export class VisitorObject extends DurableObject<Env> {
     };
   }
 
+  /**
+   * Delivers due webhooks. Why a Durable Object alarm rather than a Queue: the outbox row is
+   * written in the same SQLite transaction as the stage change, and the alarm lives in the same
+   * storage, so there is no moment where a message exists but nothing is scheduled to send it;
+   * one object per visitor sends that visitor's messages one at a time, in order; it needs no
+   * extra binding or consumer, and runs the same under wrangler dev. The retry schedule (about a
+   * day) is kept per message in the outbox, not in a queue's redelivery settings.
+   */
+  override async alarm(): Promise<void> {
+    const run = this.delivering.then(() => this.deliverNow());
+    this.delivering = run.catch(() => undefined);
+    await run;
+  }
+
+  private async deliverNow(): Promise<void> {
+    await this.ctx.storage.setAlarm(Date.now() + DELIVERY_LEASE_MS);
+    const next = await deliverDue(this.sql, this.env);
+    if (next === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(next);
+  }
+
+  /** Makes sure the alarm fires by `at` (an earlier alarm is kept). */
+  private async scheduleDelivery(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  /** Every webhook message of the visitor with every try (time, status or error, duration); null for an unknown visitor. */
+  async webhooks(): Promise<OutboxMessage[] | null> {
+    if (this.sql.exec("SELECT 1 FROM kv WHERE k = 'state'").toArray().length === 0) return null;
+    return listOutbox(this.sql);
+  }
+
+  /** Queues a dead letter again, same webhook-id; says why not when it is not one. */
+  async replay(msgId: string): Promise<"unknown" | "not_dead" | OutboxMessage> {
+    const refused = await requeue(this.sql, this.env, msgId);
+    if (refused) return refused;
+    await this.scheduleDelivery(Date.now());
+    return listOutbox(this.sql).find((m) => m.id === msgId)!;
+  }
+
   /** Erases everything stored about the visitor, pending webhooks included. Answers whether anything existed. */
   async erase(): Promise<boolean> {
     const existed = this.sql.exec("SELECT 1 FROM kv WHERE k = 'state'").toArray().length > 0;
+    const dead = this.sql.exec("SELECT id, payload FROM outbox WHERE status = 'dead'").toArray();
+    for (const row of dead) {
+      const site = (JSON.parse(String(row.payload)) as WebhookPayload).data.site;
+      await this.env.RULES.delete(deadLetterKey(site, String(row.id)));
+    }
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.cached = undefined;
@@ -158,12 +213,13 @@ export class VisitorObject extends DurableObject<Env> {
       e.event, e.at, e.rule, e.group, e.points, e.reason, e.version, e.halfLifeDays ?? null);
   }
 
-  private enqueue(engine: Engine, due: WebhookDue, state: VisitorState, profile: Profile, transitions: StageChange[], event: EngineEvent, input: BatchInput): void {
+  /** Writes the outbox row of a webhook due (once per idempotency key); answers whether it is new. */
+  private enqueue(engine: Engine, due: WebhookDue, state: VisitorState, profile: Profile, transitions: StageChange[], event: EngineEvent, input: BatchInput): boolean {
     const id = `msg_${crypto.randomUUID().replace(/-/g, "")}`;
     const transition = transitions.find((t) => t.to === due.stage);
     const ledger = this.sql.exec("SELECT * FROM ledger ORDER BY seq").toArray().map(ledgerFromRow);
     const explanation = engine.explain(state, ledger, input.now);
-    const payload = {
+    const payload: WebhookPayload = {
       type: due.trigger === "stage_entered" ? "visitor.stage_entered" : "visitor.score_reached",
       timestamp: new Date(input.now).toISOString(),
       data: {
@@ -182,15 +238,15 @@ export class VisitorObject extends DurableObject<Env> {
           firstTouch: profile.firstTouch ?? null,
         },
         ...(due.trigger === "stage_entered"
-          ? { stage: { from: transition?.from ?? null, to: due.stage, reason: transition?.reason ?? null, skipped: transition?.skipped ?? [] } }
+          ? { stage: { from: transition?.from ?? null, to: due.stage ?? state.stage, reason: transition?.reason ?? null, skipped: transition?.skipped ?? [] } }
           : { score: due.score }),
         explanation: explanation.rules.slice(0, WEBHOOK_EXPLANATION_MAX).map((r) => ({ rule: r.rule, description: r.description, times: r.times, points: r.now })),
         page: { path: event.path ?? null, url: event.url ?? null },
         event: event.id,
       },
     };
-    this.sql.exec("INSERT OR IGNORE INTO outbox (id, key, webhook, target, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      id, due.key, due.webhook, due.target, JSON.stringify(payload), input.now, input.now);
+    return this.sql.exec("INSERT OR IGNORE INTO outbox (id, key, webhook, target, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      id, due.key, due.webhook, due.target, JSON.stringify(payload), input.now, input.now).rowsWritten > 0;
   }
 }
 
