@@ -1,5 +1,6 @@
-// Builds the snippet: dist/sdk/mql.js (one minified IIFE, the script tag's target) and
-// dist/sdk/mql.esm.js with type declarations for bundlers.
+// Builds the snippet: dist/sdk/mql.js (one minified IIFE, the script tag's target, also written to
+// demo-site/mql.js, which the worker serves as a static asset at /mql.js) and dist/sdk/mql.esm.js
+// with type declarations for bundlers.
 import resolve from "@rollup/plugin-node-resolve";
 import terser from "@rollup/plugin-terser";
 import typescript from "@rollup/plugin-typescript";
@@ -27,7 +28,7 @@ const minify = (module) =>
 export default [
   {
     input: "sdk/snippet.ts",
-    output: { file: "dist/sdk/mql.js", format: "iife", strict: false, plugins: [minify(false)] },
+    output: ["dist/sdk/mql.js", "demo-site/mql.js"].map((file) => ({ file, format: "iife", strict: false, plugins: [minify(false)] })),
     plugins: [resolve(), ts(false)],
   },
   {
