@@ -6,11 +6,15 @@
  *   1. a raw worker answering 204            -> raw req/s
  *   2. /v1/collect, realistic batches over 10,000 visitors -> collect req/s
  *   3. /v1/collect at half of its measured maximum rate    -> p99 latency
+ * Visitors who qualify have their webhooks delivered during the run, as in production, to a local
+ * CRM stand-in that answers 204 (a site whose webhook target is missing would instead have every
+ * qualified visitor's object wake up to retry, which measures a misconfiguration, not ingest).
  * Last line: bench:ingest raw=<req/s> collect=<req/s> ratio=<collect/raw> p99_ms=<p99 at 50%>
  */
 import autocannon from "autocannon";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -63,6 +67,22 @@ function batchBody(): string {
   return JSON.stringify({ site: "bench", visitor, page: "/pricing", events });
 }
 
+/** A CRM that takes every webhook at once; resolves with its URL and a counter of deliveries. */
+async function crmSink(): Promise<{ server: Server; url: string; received: () => number }> {
+  let received = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      received++;
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  return { server, url: `http://127.0.0.1:${port}/hooks/crm`, received: () => received };
+}
+
 async function load(url: string, opts: { body?: boolean; rate?: number }): Promise<autocannon.Result> {
   const headers = { "content-type": "text/plain;charset=UTF-8", origin: ORIGIN, "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0 Safari/537.36" };
   const result = await autocannon({
@@ -82,6 +102,7 @@ async function load(url: string, opts: { body?: boolean; rate?: number }): Promi
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "mql-bench-"));
   const cleanup = [dir];
+  const cleanupServers: Server[] = [];
   try {
     const script = bundle(dir);
     const code = readFileSync(script);
@@ -106,7 +127,7 @@ async function main(): Promise<void> {
       kvNamespaces: ["RULES"],
       durableObjects: { VISITOR: { className: "VisitorObject", useSQLite: true } },
       ratelimits: { IP_RATE: { simple: { limit: 1_000_000_000, period: 60 } }, VISITOR_RATE: { simple: { limit: 1_000_000_000, period: 60 } } },
-      bindings: { ADMIN_TOKEN: "bench" },
+      bindings: { ADMIN_TOKEN: "bench", WEBHOOK_ALLOW_LOCAL: "true" },
       // Visitor storage on tmpfs when the machine has one: real SQLite files and transactions, but
       // the figure measures the worker, not this machine's disk (the edge's storage is not a local disk).
       durableObjectsPersist: storeDir,
@@ -114,6 +135,9 @@ async function main(): Promise<void> {
     const url = await mf.ready;
     const kv = await mf.getKVNamespace("RULES");
     await kv.put("rules:bench", benchRules());
+    const crm = await crmSink();
+    cleanupServers.push(crm.server);
+    await kv.put("targets:bench", JSON.stringify({ targets: [{ id: "crm", url: crm.url, template: "json", secret: `whsec_${Buffer.alloc(32, 7).toString("base64")}` }] }));
     const collectUrl = new URL("/v1/collect", url).href;
     await load(collectUrl, { body: true });
     const max = await load(collectUrl, { body: true });
@@ -122,11 +146,13 @@ async function main(): Promise<void> {
     const half = await load(collectUrl, { body: true, rate: Math.max(1, Math.round(collectRps / 2)) });
     console.log(`collect (at 50% rate):  ${Math.round(half.requests.average)} req/s, p50 ${half.latency.p50} ms, p99 ${half.latency.p99} ms`);
     await mf.dispose();
+    console.log(`webhooks delivered during the run: ${crm.received()}`);
 
     const ratio = collectRps / rawRps;
     console.log(`ratio collect/raw: ${ratio.toFixed(2)} (target >= 0.35); p99 at 50%: ${half.latency.p99} ms (target <= 10)`);
     console.log(`bench:ingest raw=${Math.round(rawRps)} collect=${Math.round(collectRps)} ratio=${ratio.toFixed(2)} p99_ms=${half.latency.p99}`);
   } finally {
+    for (const server of cleanupServers) server.close();
     for (const d of cleanup) rmSync(d, { recursive: true, force: true });
   }
 }
