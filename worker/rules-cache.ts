@@ -1,13 +1,16 @@
 /**
  * Rules from KV, validated and compiled once per isolate. A cached engine is rechecked against KV
- * after `RULES_REFRESH_MS`, so a change is in use within that time plus KV's own propagation
- * (about 60 s at the edge). A document that fails validation is never used: the last valid engine
+ * after `RULES_REFRESH_MS`, and KV's edge cache keeps a read for `KV_CACHE_TTL_S`: a published
+ * change is in use everywhere within 30 s + 30 s = 60 s (at once in the isolate that took the
+ * admin call, which forgets its copy). A document that fails validation is never used: the last valid engine
  * stays in service, and a site whose only document is invalid is unknown.
  */
 import { compile, parseRules, type Engine } from "../rules/index.js";
 
 /** How long an isolate trusts its compiled rules before rechecking KV. */
 export const RULES_REFRESH_MS = 30_000;
+/** How long KV's edge cache may serve a rules document read (its minimum). */
+const KV_CACHE_TTL_S = 30;
 
 /** The KV key of a site's rules document. */
 export const rulesKey = (site: string) => `rules:${site}`;
@@ -34,7 +37,7 @@ export async function getEngine(kv: KVNamespace, site: string, now = Date.now())
 }
 
 async function refresh(kv: KVNamespace, site: string, hit: Cached | undefined, now: number): Promise<Engine | undefined> {
-  const text = await kv.get(rulesKey(site), { cacheTtl: 60 });
+  const text = await kv.get(rulesKey(site), { cacheTtl: KV_CACHE_TTL_S });
   if (hit && text === hit.text) {
     hit.checkedAt = now;
     return hit.engine;
