@@ -10,6 +10,8 @@ export interface Env {
   VISITOR_RATE: RateLimit;
   /** Requests per client IP (key `ip:<address>`). */
   IP_RATE: RateLimit;
+  /** The console's cross-visitor index (leads, stages, events, feedback, deliveries); see worker/console/schema.ts. */
+  INDEX?: D1Database;
   /** Bearer token of the admin API (`wrangler secret put ADMIN_TOKEN`). */
   ADMIN_TOKEN?: string;
   /** "true" turns on `GET /v1/visitors/:site/:id`, a visitor's own explained score (the demo's panel). */

@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { admin } from "./admin.js";
 import { adminWebhooks } from "./admin-webhooks.js";
 import { collect } from "./collect.js";
+import { consoleApi } from "./console/routes.js";
 import { selfView } from "./self-view.js";
 import type { Env } from "./env.js";
 import { ApiError, onError } from "./errors.js";
@@ -19,6 +20,7 @@ app.get("/v1/health", (c) => c.json({ ok: true }));
 app.route("/", collect);
 app.route("/", admin);
 app.route("/", adminWebhooks);
+app.route("/", consoleApi);
 app.route("/", selfView);
 app.notFound((c) => onError(new ApiError(404, "not_found", `no route ${c.req.method} ${c.req.path}`), c));
 

@@ -7,6 +7,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { EngineEvent, Engine, LedgerEntry, VisitorState, WebhookDue, StageChange, Explanation } from "../rules/index.js";
+import { forgetInIndex, reportAll, reportAroundDelivery, scheduleReport } from "./console/index-writer.js";
 import type { Env } from "./env.js";
 import { getEngine } from "./rules-cache.js";
 import { ATTEMPTS_DDL, deadLetterKey, deliverDue, listOutbox, requeue, SEND_TIMEOUT_MS, type OutboxMessage } from "./webhooks/deliver.js";
@@ -118,6 +119,7 @@ export class VisitorObject extends DurableObject<Env> {
       return { state };
     });
     if (enqueued > 0) await this.scheduleDelivery(input.now);
+    await scheduleReport(this.ctx.storage, input.site, input.now); // the console's index, batched (console/index-writer.ts)
     const scores = engine.scores(state, input.now);
     const page = input.page ?? this.cached?.profile.lastPage ?? "/";
     const actions: WireAction[] = engine.ctas(state, { path: page }, input.now);
@@ -156,7 +158,7 @@ export class VisitorObject extends DurableObject<Env> {
 
   private async deliverNow(): Promise<void> {
     await this.ctx.storage.setAlarm(Date.now() + DELIVERY_LEASE_MS);
-    const next = await deliverDue(this.sql, this.env);
+    const next = await reportAroundDelivery(this.ctx.storage, this.env, () => deliverDue(this.sql, this.env));
     if (next === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);
   }
@@ -181,6 +183,11 @@ export class VisitorObject extends DurableObject<Env> {
     return listOutbox(this.sql).find((m) => m.id === msgId)!;
   }
 
+  /** Reports the visitor to the console's index now (`rebuild`: everything again); answers whether it all got there. */
+  async reportIndex(rebuild = false): Promise<boolean> {
+    return reportAll(this.ctx.storage, this.env, rebuild);
+  }
+
   /** Erases everything stored about the visitor, pending webhooks included. Answers whether anything existed. */
   async erase(): Promise<boolean> {
     const existed = this.sql.exec("SELECT 1 FROM kv WHERE k = 'state'").toArray().length > 0;
@@ -189,6 +196,7 @@ export class VisitorObject extends DurableObject<Env> {
       const site = (JSON.parse(String(row.payload)) as WebhookPayload).data.site;
       await this.env.RULES.delete(deadLetterKey(site, String(row.id)));
     }
+    await forgetInIndex(this.ctx.storage, this.env);
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.cached = undefined;

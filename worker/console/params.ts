@@ -1,0 +1,110 @@
+/**
+ * Checks of the console API's inputs: each failure is a 400 naming the field (`query.sort`,
+ * `$.note`) and what was expected, thrown before anything is read or written.
+ */
+import type { Context } from "hono";
+import * as z from "zod/mini";
+import { flattenIssues } from "../../rules/index.js";
+import type { Env } from "../env.js";
+import { ApiError } from "../errors.js";
+import { getEngine } from "../rules-cache.js";
+import type { Engine } from "../../rules/index.js";
+
+/** Ids of sites, stages, rules, CTAs (the rules format's). */
+export const ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** Visitor ids (the wire's). */
+export const VISITOR_ID = /^[\w-]{8,64}$/;
+/** A day in milliseconds. */
+export const DAY_MS = 86_400_000;
+
+function bad(path: string, message: string, code = "invalid_query"): ApiError {
+  return new ApiError(400, code, `${path}: ${message}`, [{ path, message }]);
+}
+
+/** A path parameter matching `pattern`. */
+export function pathParam(c: Context, name: string, pattern: RegExp, expected: string): string {
+  const value = c.req.param(name) ?? "";
+  if (!pattern.test(value)) throw new ApiError(400, `invalid_${name}`, `"${value}" is not a ${name} id`, [{ path: name, message: expected }]);
+  return value;
+}
+
+/** The site's compiled rules, from `:site`; 404 when the site has none. */
+export async function siteEngine(c: Context<{ Bindings: Env }>): Promise<{ site: string; engine: Engine }> {
+  const site = pathParam(c, "site", ID, "expected 1-64 of a-z 0-9 _ -");
+  const engine = await getEngine(c.env.RULES, site);
+  if (!engine) throw new ApiError(404, "unknown_site", `no rules for site "${site}"`);
+  return { site, engine };
+}
+
+/** An integer query parameter within bounds, or its default. */
+export function queryInt(c: Context, name: string, min: number, max: number, fallback: number): number {
+  const raw = c.req.query(name);
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^-?\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw bad(`query.${name}`, `expected an integer from ${min} to ${max}, got "${raw}"`);
+  return Number(raw);
+}
+
+/** A query parameter that is one of `values`, or its default. */
+export function queryEnum<T extends string>(c: Context, name: string, values: readonly T[], fallback: T): T;
+export function queryEnum<T extends string>(c: Context, name: string, values: readonly T[], fallback?: undefined): T | undefined;
+export function queryEnum<T extends string>(c: Context, name: string, values: readonly T[], fallback?: T): T | undefined {
+  const raw = c.req.query(name);
+  if (raw === undefined || raw === "") return fallback;
+  if (!(values as readonly string[]).includes(raw)) throw bad(`query.${name}`, `expected one of ${values.join(", ")}, got "${raw}"`);
+  return raw as T;
+}
+
+/** A free-text query parameter of at most `max` characters. */
+export function queryText(c: Context, name: string, max: number): string | undefined {
+  const raw = c.req.query(name);
+  if (raw === undefined || raw === "") return undefined;
+  if (raw.length > max) throw bad(`query.${name}`, `expected at most ${max} characters`);
+  return raw;
+}
+
+/** A period from `from`/`to` (ISO dates or ms) or `days` back from now; defaults to the last `defaultDays`. */
+export function queryPeriod(c: Context, defaultDays: number, now = Date.now()): { from: number; to: number } {
+  const time = (name: string): number | undefined => {
+    const raw = c.req.query(name);
+    if (raw === undefined || raw === "") return undefined;
+    const t = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+    if (!Number.isFinite(t)) throw bad(`query.${name}`, `expected a date (2026-12-01) or milliseconds since the epoch, got "${raw}"`);
+    return t;
+  };
+  const from = time("from");
+  const to = time("to");
+  if (from !== undefined || to !== undefined) {
+    const f = from ?? 0;
+    // A bare date as `to` means the whole of that day.
+    const t = to === undefined ? now : /^\d{4}-\d{2}-\d{2}$/.test(c.req.query("to")!) ? to + DAY_MS : to;
+    if (t <= f) throw bad("query.to", "expected a time after query.from");
+    return { from: f, to: t };
+  }
+  const days = queryInt(c, "days", 1, 3650, defaultDays);
+  return { from: now - days * DAY_MS, to: now + 1 };
+}
+
+/** A stage id of the site's rules. */
+export function checkStage(engine: Engine, path: string, stage: string, code = "invalid_query"): string {
+  const ids = engine.rules.stages.map((s) => s.id);
+  if (!ids.includes(stage)) throw bad(path, `expected a stage of the rules: ${ids.join(", ")}; got "${stage}"`, code);
+  return stage;
+}
+
+/** Reads a JSON body of at most `maxBytes` and checks it against `schema`; 400 naming every bad field otherwise. */
+export async function jsonBody<T>(c: Context, schema: z.ZodMiniType<T>, maxBytes: number): Promise<T> {
+  const text = await c.req.text();
+  if (new TextEncoder().encode(text).length > maxBytes) throw new ApiError(413, "body_too_large", `the body is at most ${maxBytes} bytes`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ApiError(400, "invalid_json", `body is not valid JSON: ${(e as Error).message}`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issues = flattenIssues(parsed.error.issues);
+    throw new ApiError(400, "invalid_body", `${issues[0]!.path}: ${issues[0]!.message}`, issues);
+  }
+  return parsed.data;
+}

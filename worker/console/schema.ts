@@ -1,0 +1,68 @@
+/**
+ * The console's cross-visitor index in D1: one row per visitor (its summary), the first time each
+ * stage was entered, the raw events (for rule simulation and CTA counts), sales feedback and
+ * webhook deliveries. Every row is derived from the visitor Durable Objects, which stay the source
+ * of truth: the index can be dropped and rebuilt from them (see `index-writer.ts`).
+ *
+ * Tables are created on first use (CREATE TABLE IF NOT EXISTS), once per isolate: that works the
+ * same under `wrangler dev`, in the workerd tests and on a fresh production database, offline,
+ * with no migration step anyone could forget.
+ */
+
+const DDL = [
+  `CREATE TABLE IF NOT EXISTS leads (
+    site TEXT NOT NULL, visitor TEXT NOT NULL, stage TEXT NOT NULL,
+    total REAL NOT NULL, fit REAL NOT NULL, engagement REAL NOT NULL, scores TEXT NOT NULL,
+    email TEXT, email_kind TEXT, domain TEXT, company TEXT, traits TEXT NOT NULL, identified INTEGER NOT NULL,
+    first_seen INTEGER, last_seen INTEGER, events INTEGER NOT NULL,
+    source TEXT, medium TEXT, campaign TEXT, referrer TEXT, landing TEXT,
+    rules TEXT NOT NULL, updated_at INTEGER NOT NULL,
+    PRIMARY KEY (site, visitor))`,
+  "CREATE INDEX IF NOT EXISTS leads_seen ON leads (site, last_seen)",
+  "CREATE INDEX IF NOT EXISTS leads_first ON leads (site, first_seen)",
+  `CREATE TABLE IF NOT EXISTS lead_stages (
+    site TEXT NOT NULL, visitor TEXT NOT NULL, stage TEXT NOT NULL, at INTEGER NOT NULL,
+    PRIMARY KEY (site, visitor, stage))`,
+  `CREATE TABLE IF NOT EXISTS lead_events (
+    site TEXT NOT NULL, visitor TEXT NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL, at INTEGER NOT NULL,
+    cta TEXT, variant TEXT, body TEXT NOT NULL,
+    PRIMARY KEY (site, visitor, id))`,
+  "CREATE INDEX IF NOT EXISTS lead_events_at ON lead_events (site, at)",
+  "CREATE INDEX IF NOT EXISTS lead_events_cta ON lead_events (site, cta, at)",
+  `CREATE TABLE IF NOT EXISTS feedback (
+    site TEXT NOT NULL, visitor TEXT NOT NULL, stage TEXT NOT NULL, verdict TEXT NOT NULL,
+    reason TEXT, by TEXT, at INTEGER NOT NULL, rules TEXT NOT NULL,
+    PRIMARY KEY (site, visitor, stage))`,
+  `CREATE TABLE IF NOT EXISTS deliveries (
+    site TEXT NOT NULL, id TEXT NOT NULL, visitor TEXT NOT NULL, webhook TEXT NOT NULL, target TEXT NOT NULL,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL, created_at INTEGER NOT NULL, last_error TEXT,
+    PRIMARY KEY (site, id))`,
+  "CREATE INDEX IF NOT EXISTS deliveries_created ON deliveries (site, created_at)",
+];
+
+let ready: Promise<void> | undefined;
+
+/** Creates the index tables if they are missing (once per isolate; retried after a failure). */
+export function ensureSchema(db: D1Database): Promise<void> {
+  if (!ready) {
+    ready = db.batch(DDL.map((q) => db.prepare(q))).then(() => undefined);
+    ready.catch(() => (ready = undefined));
+  }
+  return ready;
+}
+
+/**
+ * Runs `work` against a database whose tables exist. A database dropped while this isolate was
+ * alive answers "no such table": the schema is created again and the work retried once.
+ */
+export async function withIndex<T>(db: D1Database, work: () => Promise<T>): Promise<T> {
+  await ensureSchema(db);
+  try {
+    return await work();
+  } catch (e) {
+    if (!/no such table/i.test(String((e as Error).message))) throw e;
+    ready = undefined;
+    await ensureSchema(db);
+    return work();
+  }
+}
