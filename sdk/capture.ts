@@ -8,38 +8,39 @@ import type { Emit } from "./types";
 import { bag, clip, g } from "./util";
 
 /** Email click-throughs: utm_medium=email, or the click id of a common email tool. */
-const EMAIL_CLICK = /[?&](utm_medium=e-?mail|mc_[ce]id|_hsenc|mkt_tok)\b/i;
+export const EMAIL_CLICK = /[?&](utm_medium=e-?mail|mc_[ce]id|_hsenc|mkt_tok)\b/i;
 /** Links that count as downloads. */
-const DOWNLOAD = /\.(pdf|docx?|xlsx?|pptx?|csv|zip)$/i;
+export const DOWNLOAD = /\.(pdf|docx?|xlsx?|pptx?|csv|zip)$/i;
 /**
  * Fields never read, tested on "type checked autocomplete name": passwords, hidden fields, files,
  * buttons, unchecked boxes, payment cards (cc-* autocomplete tokens, card, cvc, iban names).
  */
-const SKIP = /^(password|hidden|file|submit|button|(checkbox|radio) false)|cc-|card|cvc|cvv|iban/i;
+export const SKIP = /^(password|hidden|file|submit|button|(checkbox|radio) false)|cc-|card|cvc|cvv|iban/i;
 /** A plausible email address, as the wire accepts it (at most 254 characters). */
 export const EMAIL = /^(?=.{6,254}$)[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** Installs the listeners; returns the page-view recorder (`page(1)` records an unchanged URL too). */
 export const capture = (emit: Emit) => {
   let last: string | undefined;
-  const on = (t: string, f: (e: any) => unknown, to: EventTarget = document) => to.addEventListener(t, g(f), true);
+  const d = document;
+  const on = (t: string, f: (e: any) => unknown, to: EventTarget = d) => to.addEventListener(t, g(f), true);
   const page = (force?: unknown) => {
     const u = location.href.split("#")[0];
     if (u != last || force) {
-      emit("page_view", { referrer: (last || document.referrer).slice(0, 2000), title: document.title.slice(0, 200) });
+      emit("page_view", { referrer: clip(last || d.referrer), title: clip(d.title, 200) });
       if (!last && EMAIL_CLICK.test(location.search)) emit("email_click");
       last = u;
     }
   };
   // SPA routers set the title after the URL: record on the next task.
   const spa = () => setTimeout(g(page));
-  for (const m of ["pushState", "replaceState"] as const) {
-    const orig = history[m];
-    history[m] = function (this: History, ...a: Parameters<History["pushState"]>) {
+  ["pushState", "replaceState"].map((m) => {
+    const orig = (history as any)[m];
+    (history as any)[m] = function (this: History) {
       spa();
-      return orig.apply(this, a);
+      return orig.apply(this, arguments);
     };
-  }
+  });
   on("popstate", spa, window);
   on("pageshow", (e: PageTransitionEvent) => e.persisted && page(1), window);
 
@@ -54,6 +55,7 @@ export const capture = (emit: Emit) => {
         if (/mail/i.test(el.type + k) && EMAIL.test(el.value)) email = el.value;
       }
     }
+    // 256 characters a field: 50 of them stay within the keepalive budget even in 3-byte UTF-8.
     const b = bag(fields, 256);
     // getAttribute: a field named "id" or "name" shadows the form's own property.
     emit("form_submit", { form: { id: clip(f.getAttribute("id"), 128), name: clip(f.getAttribute("name"), 128) }, fields: b });
@@ -64,8 +66,8 @@ export const capture = (emit: Emit) => {
     const a = (e.target as Element).closest?.("[data-mql-cta],a[href]") as HTMLAnchorElement | null;
     if (!a) return;
     const id = a.dataset.mqlCta;
-    const href = clip(a.href, 2000);
-    if (id != null) emit("cta_click", { element: id.slice(0, 128), href });
+    const href = clip(a.href);
+    if (id != null) emit("cta_click", { element: clip(id, 128), href });
     else if (a.hasAttribute("download") || DOWNLOAD.test(a.pathname)) emit("download", { href });
     else if (a.host != location.host && /^http/.test(href!)) emit("custom", { name: "outbound", href });
   };

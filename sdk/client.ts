@@ -5,10 +5,10 @@
  */
 import { batch } from "./batch";
 import { capture, EMAIL } from "./capture";
-import { BACKUP_KEY, FLUSH_DELAY_MS, STATE_KEY } from "./constants";
+import { BACKUP_KEY, CLAIM_MS, FLUSH_DELAY_MS, STATE_KEY } from "./constants";
 import { post, retryIn } from "./transport";
 import { render, type CtaTrack } from "./cta";
-import { add, claim, drop, fly, free, mem } from "./queue";
+import { add, claim, drop, due, fly, hold, mem } from "./queue";
 import { allow, allowed, reset, state, touch } from "./session";
 import type { CollectResponse, Emit, Mql, Options, Rec } from "./types";
 import { bag, cfg, clip, g, log, rid, store } from "./util";
@@ -17,7 +17,7 @@ import { bag, cfg, clip, g, log, rid, store } from "./util";
 export const init = (o: Options): Mql => {
   Object.assign(cfg, o);
   const url = new URL("/v1/collect", o.endpoint).href;
-  const shown: Record<string, unknown> = {};
+  const shown: Record<string, 1> = {};
   const listeners: Record<string, Function[]> = {};
   let off: unknown;
   let busy: unknown;
@@ -41,7 +41,7 @@ export const init = (o: Options): Mql => {
     if (off || !allowed) return;
     const now = Date.now();
     const s = touch(now);
-    const e = { id: rid(), type, ts: now, url: location.href.slice(0, 2000), visit: s.n, landing: (s.f && type == "page_view") || undefined, ...x };
+    const e = { id: rid(), type, ts: now, url: clip(location.href), visit: s.n, landing: (s.f && type == "page_view") || undefined, ...x };
     log(type, e);
     queue({ e, v: s.v });
   };
@@ -60,46 +60,41 @@ export const init = (o: Options): Mql => {
           tries = 0;
           const a: CollectResponse = await res.json();
           // Events not acknowledged stay claimed: they are sent again when the claim runs out.
-          drop(a.ack || []);
-          if (a.optedOut) {
-            off = 1;
-            drop();
-          }
+          drop(a.ack);
+          if (a.optedOut) drop((off = 1) && undefined);
           const v = a.visitor;
-          if (v && v.stage != stage) fire("stage", (stage = v.stage), v);
-          a.actions?.forEach((x) => !off && !shown[x.id] && fire("action", x) && (shown[x.id] = 1) && g(render)(x, track));
+          if (v.stage != stage) fire("stage", (stage = v.stage), v);
+          a.actions.map((x) => !off && !shown[x.id] && fire("action", x) && (shown[x.id] = 1) && g(render)(x, track));
         } else if ((wait = retryIn(res, tries++)) < 0) {
           log("refused", res);
           drop(b.map((r) => r.e.id));
         } else {
           until = Date.now() + wait;
-          free(b);
+          hold(b, 0);
         }
-      }
+      } else if (due) wait = due - Date.now();
     } catch (e) {
       log(e);
     }
-    b.forEach((r) => delete fly[r.e.id]);
+    b.map((r) => delete fly[r.e.id]);
     busy = 0;
     if (wait >= 0) later(wait);
   };
 
-  /** Page exit: one beacon of what this page has not sent; a backup of what is not yet on IndexedDB. */
+  /**
+   * Page exit (or the tab hidden): one beacon of this page's events that are not on their way,
+   * claimed like any request; a backup of those not yet on IndexedDB (the browser aborts pending
+   * writes). No beacon after a failed request: the network is down, the events wait for the next page.
+   */
   const bye = () => {
     if (allowed && !off) {
+      const now = Date.now();
       const mine = Object.values(mem);
-      const b = batch(mine.filter((r) => !fly[r.e.id]));
-      if (b[0]) navigator.sendBeacon(url, body(b));
-      const keep = mine.filter((r) => r.p != 1);
-      if (keep[0]) store(BACKUP_KEY, keep);
+      const b = batch(mine.filter((r) => !tries && !fly[r.e.id] && !(r.c! > now)));
+      if (b[0] && navigator.sendBeacon(url, body(b))) hold(b, now + CLAIM_MS);
+      store(BACKUP_KEY, mine.filter((r) => r.p != 1));
     }
   };
-
-  /** Queues the events that a page backed up on exit. */
-  const restore = g(() => {
-    (store(BACKUP_KEY) || []).forEach((r: Rec) => queue({ e: r.e, v: r.v }));
-    localStorage.removeItem(BACKUP_KEY);
-  });
 
   const api: Mql = {
     track: (name, props) => emit("custom", { name: clip(name, 128), props: bag(props) }),
@@ -107,14 +102,14 @@ export const init = (o: Options): Mql => {
     page: () => page(1),
     consent: (granted) => {
       const was = allowed;
-      // Before consent nothing was captured: the page view is recorded now.
       if (allow(granted)) {
         state((s) => (s.c = 1));
-        restore();
-        page(1);
+        // Before consent nothing was captured: the page view is recorded now.
+        if (!was) start(1);
       } else if (was) {
         drop();
-        localStorage.removeItem(STATE_KEY);
+        store(STATE_KEY, null);
+        store(BACKUP_KEY, null);
       }
     },
     on: (what: string, fn: Function) => (listeners[what] ||= []).push(fn),
@@ -122,9 +117,16 @@ export const init = (o: Options): Mql => {
   };
   for (const k in api) (api as any)[k] = g((api as any)[k]);
 
+  /** Queues the events a page backed up on exit, then records the page view. */
+  const start = (force?: 1) => {
+    if (allowed) {
+      (store(BACKUP_KEY) || []).map(queue);
+      store(BACKUP_KEY, null);
+    }
+    page(force);
+  };
   const page = capture(emit);
-  if (allowed) restore();
-  page();
+  start();
   const on = (t: string, f: () => unknown) => addEventListener(t, g(f));
   on("pagehide", bye);
   on("visibilitychange", () => document.hidden && bye());

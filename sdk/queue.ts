@@ -14,15 +14,17 @@ let db: UseStore | 0 = createStore("mql", "q");
 export const mem: Record<string, Rec> = {};
 /** Ids this page is sending now. */
 export const fly: Record<string, 1> = {};
+/**
+ * When the soonest claim seen by the last `claim()` runs out (0: none). Events claimed by a page
+ * that went away mid-request are sent again then, even if this page captures nothing more.
+ */
+export let due = 0;
 
 /** One readwrite transaction; resolves 1 once committed. Throwing, failing or hanging switches the page to memory. */
 const tx = (fn: (s: IDBObjectStore) => void) =>
   new Promise((ok, no) => {
     setTimeout(no, IDB_TIMEOUT_MS);
-    (db as UseStore)("readwrite", (s) => {
-      fn(s);
-      return promisifyRequest(s.transaction);
-    }).then(ok, no);
+    (db as UseStore)("readwrite", (s) => (fn(s), promisifyRequest(s.transaction))).then(ok, no);
   }).then(
     () => 1 as const,
     (e) => {
@@ -31,44 +33,44 @@ const tx = (fn: (s: IDBObjectStore) => void) =>
     },
   );
 
+/** Keys past QUEUE_MAX, oldest first: the ones to drop. */
+const over = (keys: string[]) => keys.slice(0, -QUEUE_MAX).map((k) => (log("full", k), k));
+
 /** Stores an event; resolves once it is on IndexedDB (p = 1) or kept in memory only (p = 0). */
 export const add = (r: Rec) => {
-  mem[r.e.id] = r;
+  delete r.p;
+  over(Object.keys((mem[r.e.id] = r, mem))).map((k) => delete mem[k]);
   return tx((s) => {
     s.put(r, r.e.id);
-    // Bounded: past QUEUE_MAX the oldest go.
-    s.getAllKeys().onsuccess = (e: any) => e.target.result.slice(0, -QUEUE_MAX).forEach((k: string) => s.delete(k) && log("full", k));
+    s.getAllKeys().onsuccess = (e: any) => over(e.target.result).map((k) => s.delete(k));
   }).then((y) => (r.p = y || 0));
 };
 
+/** Claims `b` until `t` (0 releases it), in the transaction `s` or in a new one. */
+export const hold = (b: Rec[], t: number, s?: IDBObjectStore) => {
+  const put = (s: IDBObjectStore) => b.map((r) => ((r.c = t), r.p !== 0 && s.put(r, r.e.id)));
+  s ? put(s) : (b.map((r) => (r.c = t)), tx(put));
+};
+
 /**
- * Claims the next batch for this page: no other tab sends a claimed event until it is freed or
- * the claim runs out.
+ * Claims the next batch for this page: no other tab (and no beacon of this one) sends a claimed
+ * event until it is freed or the claim runs out.
  */
 export const claim = async (): Promise<Rec[]> => {
   const now = Date.now();
-  const c = Object.values(mem).filter((r) => r.p === 0 && !fly[r.e.id]);
+  due = 0;
+  const ok = (r: Rec) => !fly[r.e.id] && !(r.c! > now && (due = due && due < r.c! ? due : r.c!));
+  const c = Object.values(mem).filter((r) => r.p === 0 && ok(r));
   let b: Rec[] | undefined;
   await tx((s) => {
-    s.getAll().onsuccess = (e: any) =>
-      (b = batch(c.concat(e.target.result.filter((r: Rec) => !(r.c! > now))))).forEach((r) => {
-        if (r.p !== 0) s.put(((r.c = now + CLAIM_MS), r), r.e.id);
-      });
+    s.getAll().onsuccess = (e: any) => hold((b = batch(c.concat(e.target.result.filter(ok)))), now + CLAIM_MS, s);
   });
-  (b ||= batch(c)).forEach((r) => (fly[r.e.id] = 1));
+  (b ||= batch(c)).map((r) => (fly[r.e.id] = 1));
   return b;
 };
 
 /** Forgets events (acknowledged, or refused for good); without ids, forgets everything. */
 export const drop = (ids?: string[]) => {
   for (const id in mem) if (!ids || ids.includes(id)) delete mem[id];
-  tx((s) => (ids ? ids.forEach((id) => s.delete(id)) : s.clear()));
+  tx((s) => (ids ? ids.map((id) => s.delete(id)) : s.clear()));
 };
-
-/** Releases the claim on events that were not delivered. */
-export const free = (b: Rec[]) =>
-  tx((s) =>
-    b.forEach((r) => {
-      if (r.c) s.put(((r.c = 0), r), r.e.id);
-    }),
-  );

@@ -1,3 +1,4 @@
+/** Small helpers shared by the snippet's modules. */
 import type { Options } from "./types";
 
 /** The options `init` was called with (one snippet per page). */
@@ -20,8 +21,8 @@ export const g =
 /** A unique, time-ordered id: base-36 milliseconds then about 52 random bits. */
 export const rid = (): string => Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
 
-/** A string of at most `n` characters, or undefined. */
-export const clip = (s: unknown, n: number): string | undefined => (s == null ? undefined : String(s).slice(0, n));
+/** `s` as a string of at most `n` characters (2,000 by default), or undefined. */
+export const clip = (s: unknown, n = 2e3): string | undefined => (s == null ? undefined : String(s).slice(0, n));
 
 /**
  * Props, traits or form fields as the wire accepts them: at most 50 keys of letters, digits,
@@ -29,20 +30,21 @@ export const clip = (s: unknown, n: number): string | undefined => (s == null ? 
  */
 export const bag = (o: any, len = 1024): Record<string, any> => {
   const r: Record<string, any> = {};
-  let i = 0;
-  for (const k in o) {
-    const v = o[k];
-    if (i++ < 50) r[k.replace(/[^\w.-]/g, "_").slice(0, 64)] = v === !!v || (v === +v && Math.abs(v) <= 1e15) ? v : clip(v, len);
-  }
+  Object.keys(o || {})
+    .slice(0, 50)
+    .map((k) => {
+      const v = o[k];
+      r[k.replace(/[^\w.-]/g, "_").slice(0, 64)] = v === !!v || (v === +v && v * v <= 1e30) ? v : clip(v, len);
+    });
   return r;
 };
 
 /**
  * localStorage, never throwing (it throws when blocked): reads the JSON at `key`, or writes `v`
- * there when `v` is given.
+ * there when `v` is given, or removes the key when `v` is null.
  */
 export const store = (key: string, v?: unknown): any => {
   try {
-    return v ? (localStorage[key] = JSON.stringify(v)) : JSON.parse(localStorage[key]);
+    return v ? (localStorage[key] = JSON.stringify(v)) : v === null ? localStorage.removeItem(key) : JSON.parse(localStorage[key]);
   } catch {}
 };
