@@ -47,6 +47,29 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        // Reliability suite, worker side: fuzzed bodies and server faults inside workerd.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                ADMIN_TOKEN: "test-admin-token",
+                WEBHOOK_ALLOW_LOCAL: "true",
+                // CI runs 10,000 bodies (about 15 s); `npm run test:reliability` runs 100,000.
+                FUZZ_BODIES: process.env.FUZZ_BODIES ?? "10000",
+                ...(process.env.FUZZ_SEED ? { FUZZ_SEED: process.env.FUZZ_SEED } : {}),
+              },
+            },
+          }),
+        ],
+        test: {
+          name: "reliability-worker",
+          include: ["test/reliability/*.worker.test.ts"],
+          globalSetup: ["test/worker/support/receiver-setup.ts"],
+          testTimeout: 600_000,
+        },
+      },
     ],
   },
 });
