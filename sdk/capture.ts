@@ -55,8 +55,7 @@ export const capture = (emit: Emit) => {
         if (/mail/i.test(el.type + k) && EMAIL.test(el.value)) email = el.value;
       }
     }
-    // 256 characters a field: 50 of them stay within the keepalive budget even in 3-byte UTF-8.
-    const b = bag(fields, 256);
+    const b = bag(fields);
     // getAttribute: a field named "id" or "name" shadows the form's own property.
     emit("form_submit", { form: { id: clip(f.getAttribute("id"), 128), name: clip(f.getAttribute("name"), 128) }, fields: b });
     if (email) emit("identify", { email, traits: b });

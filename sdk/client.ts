@@ -33,7 +33,7 @@ export const init = (o: Options): Mql => {
     timer = setTimeout(flush, Math.max(ms, until - Date.now()));
   };
   const queue = (r: Rec) => add(r).then(() => later(r.e.type == "page_view" ? 0 : FLUSH_DELAY_MS));
-  const body = (b: Rec[]) => JSON.stringify({ site: o.site, visitor: b[0]!.v, page: location.pathname, events: b.map((r) => r.e) });
+  const body = (b: Rec[]) => JSON.stringify({ site: o.site, visitor: b[0]!.v, page: clip(location.pathname), events: b.map((r) => r.e) });
   /** Calls the listeners of `k`. */
   const fire = (k: string, ...a: unknown[]) => (listeners[k] || []).map((f) => g(f as any)(...a));
 

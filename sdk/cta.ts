@@ -1,19 +1,17 @@
 /**
  * CTA rendering. Each CTA lives in its own shadow root (site CSS does not reach it, its CSS does
- * not reach the site), in a <dialog>. A modal is shown with showModal(): the browser keeps the
- * focus inside it, closes it on Esc and makes the page behind inert. Other kinds only get `open`,
- * so a banner never takes the focus from the page (nor from a modal). The markup is a constant;
- * content is set as text only, and the link stays only for http(s) or relative URLs. An inline CTA
- * replaces the content of `[data-mql-slot="<slot>"]`. `--mql-accent` on the page sets the link colour.
+ * not reach the site), in a <dialog>. A modal is shown with showModal() (the page behind goes
+ * inert) and keeps Tab and Esc to itself. Other kinds only get `open`, so a banner never takes the
+ * focus from the page. The markup is a constant; content is set as text only, and the link stays
+ * only for http(s) or relative URLs. An inline CTA replaces the content of `[data-mql-slot="<slot>"]`.
  */
 import type { WireAction } from "./types";
 import { g } from "./util";
 
 const HTML =
-  "<style>:host{all:initial}dialog{font:15px system-ui;max-width:24em;z-index:2147483647}" +
-  ".banner,.slide_in{position:fixed;inset:auto 1em 1em auto}.banner{left:1em;max-width:none}" +
-  ".inline{position:static}a{color:var(--mql-accent,#25e)}form{float:right}</style>" +
-  '<dialog><form method=dialog><button aria-label=Close>×</button></form><b></b><p></p><a></a></dialog>';
+  "<style>:host{all:initial}dialog{font:15px system-ui;z-index:2147483647}.banner,.slide_in{position:fixed;inset:auto 1em 1em auto;max-width:24em}" +
+  ".banner{left:1em;max-width:none}.inline{position:static}form{float:right}</style>" +
+  "<dialog><form method=dialog><button aria-label=Close>×</button></form><b></b><p></p><a></a></dialog>";
 
 /** Records `cta_impression`, `cta_click` (with the link) or `cta_dismiss` for a CTA. */
 export type CtaTrack = (type: "cta_impression" | "cta_click" | "cta_dismiss", a: WireAction, href?: string) => void;
@@ -23,22 +21,15 @@ export const render = (a: WireAction, track: CtaTrack) => {
   const d = document;
   const v = a.variant;
   const host = d.createElement("div");
-  (a.kind == "inline" ? d.querySelector(`[data-mql-slot="${CSS.escape(a.slot!)}"]`)!.replaceChildren(host) : d.body.append(host));
+  a.kind == "inline" ? d.querySelector(`[data-mql-slot="${CSS.escape(a.slot!)}"]`)!.replaceChildren(host) : d.body.append(host);
   const root = host.attachShadow({ mode: "open" });
   root.innerHTML = HTML;
-  /** The element `tag`, its text set to `text`. */
-  const $ = <K extends keyof HTMLElementTagNameMap>(tag: K, text = "") => {
-    const x = root.querySelector(tag)!;
-    x.textContent = text;
-    return x;
-  };
-  const dlg = root.querySelector("dialog")!;
-  const close = root.querySelector("button")!;
-  const link = $("a", v.button?.label);
+  const [dlg, close, b, p, link] = root.querySelectorAll("dialog,button,b,p,a") as unknown as [HTMLDialogElement, HTMLElement, HTMLElement, HTMLElement, HTMLAnchorElement];
   dlg.className = a.kind;
   dlg.ariaLabel = v.title || v.text;
-  $("b", v.title);
-  $("p", v.text);
+  b.textContent = v.title || "";
+  p.textContent = v.text;
+  link.textContent = v.button?.label!;
   link.href = v.button?.href!;
   link.onclick = g(() => track("cta_click", a, link.href));
   // Relative URLs resolve against the page; javascript:, data:, a missing button and invalid URLs fail this test.
@@ -49,14 +40,14 @@ export const render = (a: WireAction, track: CtaTrack) => {
   });
   if (a.kind == "modal") {
     dlg.showModal();
-    // showModal() lets Tab leave the page for the browser's own UI, where Esc no longer reaches
-    // the dialog: Tab and Shift+Tab cycle between its two controls instead. Chromium also drops
-    // the native Esc at times when another dialog opened after this one: Esc is handled here too.
+    // showModal() lets Tab leave the page for the browser's own UI, where Esc no longer reaches the
+    // dialog, and Chromium drops Esc at times when another dialog opened after this one: Tab and
+    // Shift+Tab cycle between the two controls (focusing a removed link does nothing), Esc closes.
     dlg.onkeydown = g((e: KeyboardEvent) => {
       if (e.key == "Escape") dlg.close();
       if (e.key == "Tab") {
         e.preventDefault();
-        (root.activeElement == link ? close : link.isConnected ? link : close).focus();
+        (root.activeElement == link ? close : link).focus();
       }
     });
   } else dlg.open = true;

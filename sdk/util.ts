@@ -25,16 +25,17 @@ export const rid = (): string => Date.now().toString(36) + Math.random().toStrin
 export const clip = (s: unknown, n = 2e3): string | undefined => (s == null ? undefined : String(s).slice(0, n));
 
 /**
- * Props, traits or form fields as the wire accepts them: at most 50 keys of letters, digits,
- * _ . -; values booleans, numbers within +-1e15, or strings of at most `len` characters.
+ * Props, traits or form fields as the wire accepts them (one key it refuses would cost the whole
+ * batch): at most 50 keys of 1-64 letters, digits, _ . -; values booleans, numbers within +-1e15,
+ * or strings of at most 256 characters, so that the largest event stays within the keepalive budget.
  */
-export const bag = (o: any, len = 1024): Record<string, any> => {
+export const bag = (o: any): Record<string, any> => {
   const r: Record<string, any> = {};
   Object.keys(o || {})
     .slice(0, 50)
     .map((k) => {
       const v = o[k];
-      r[k.replace(/[^\w.-]/g, "_").slice(0, 64)] = v === !!v || (v === +v && v * v <= 1e30) ? v : clip(v, len);
+      r[k.replace(/[^\w.-]/g, "_").slice(0, 64) || "_"] = v === !!v || (v === +v && v * v <= 1e30) ? v : clip(v, 256);
     });
   return r;
 };
