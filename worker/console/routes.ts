@@ -8,8 +8,10 @@ import { requireAdmin } from "../admin.js";
 import type { Env } from "../env.js";
 import { leads } from "./leads.js";
 import { rebuild } from "./rebuild.js";
+import { rulesVersions } from "./rules-versions.js";
 
 export const consoleApi = new Hono<{ Bindings: Env }>();
 consoleApi.use("/v1/admin/*", requireAdmin);
 consoleApi.route("/", leads);
 consoleApi.route("/", rebuild);
+consoleApi.route("/", rulesVersions);

@@ -1,0 +1,148 @@
+// Leads: the filterable, sortable list with CSV export, and one lead's page (explanation, timeline, sales verdict).
+import { api, failure, h, stagePill, when } from "./app.js";
+
+const PAGE = 25;
+const state = { stage: "", q: "", source: "", minScore: "", seenDays: "", sort: "score", order: "desc", offset: 0 };
+
+function query(extra = {}) {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries({ ...state, ...extra })) if (v !== "" && v !== undefined) p.set(k, String(v));
+  return p.toString();
+}
+
+const COLUMNS = [
+  ["Lead", "company"], ["Stage", "stage"], ["Score", "score", "num"], ["Fit", null, "num"], ["Engagement", null, "num"],
+  ["Source", "source"], ["Campaign", null], ["Last seen", "last_seen"],
+];
+
+/** The leads list. */
+export async function leadsView() {
+  const root = h("div", { class: "card" });
+  const table = h("div");
+  const stages = await api("/leads?limit=1").then((r) => r.stages);
+
+  const input = (name, attrs) => {
+    const el = h("input", { name, value: state[name], ...attrs });
+    el.addEventListener("change", () => { state[name] = el.value.trim(); state.offset = 0; load(); });
+    return el;
+  };
+  const stageSelect = h("select", { name: "stage" }, h("option", { value: "" }, "any stage"), stages.map((s) => h("option", { value: s.id, selected: state.stage === s.id }, s.label)));
+  stageSelect.addEventListener("change", () => { state.stage = stageSelect.value; state.offset = 0; load(); });
+  const exportButton = h("button", { type: "button", class: "secondary", onclick: exportCsv }, "Export CSV");
+
+  root.append(
+    h("h1", {}, "Leads"),
+    h("form", { class: "filters", onsubmit: (e) => e.preventDefault() },
+      h("label", {}, "Stage", stageSelect),
+      h("label", {}, "Search (email, company)", input("q", { type: "search", placeholder: "helios" })),
+      h("label", {}, "Source", input("source", { placeholder: "google, (direct)" })),
+      h("label", {}, "Min. score", input("minScore", { type: "number", style: "width:90px" })),
+      h("label", {}, "Seen in last … days", input("seenDays", { type: "number", min: 1, style: "width:90px" })),
+      exportButton),
+    table);
+
+  async function load() {
+    let data;
+    try {
+      data = await api(`/leads?${query({ limit: PAGE })}`);
+    } catch (e) {
+      table.replaceChildren(failure(e));
+      return;
+    }
+    const head = h("tr", {}, COLUMNS.map(([label, key, cls]) => h("th", { class: cls }, key
+      ? h("button", { type: "button", class: "link sort", "aria-sort": state.sort === key ? (state.order === "asc" ? "ascending" : "descending") : undefined,
+        onclick: () => { state.order = state.sort === key && state.order === "desc" ? "asc" : state.sort === key ? "desc" : key === "company" || key === "source" ? "asc" : "desc"; state.sort = key; load(); } }, label)
+      : label)));
+    const rows = data.leads.map((l) => h("tr", { class: "clickable", "data-visitor": l.visitor, onclick: () => (location.hash = `#/lead/${encodeURIComponent(l.visitor)}`) },
+      h("td", {}, h("a", { href: `#/lead/${encodeURIComponent(l.visitor)}` }, l.email || l.visitor), l.company ? h("div", { class: "muted" }, l.company) : null),
+      h("td", {}, stagePill(l.stage)),
+      h("td", { class: "num" }, String(l.scores.total)), h("td", { class: "num" }, String(l.scores.fit)), h("td", { class: "num" }, String(l.scores.engagement)),
+      h("td", {}, l.source, l.medium ? h("span", { class: "muted" }, ` / ${l.medium}`) : null),
+      h("td", {}, l.campaign || "—"), h("td", {}, when(l.lastSeen))));
+    const pages = h("div", { class: "pager" },
+      h("button", { type: "button", class: "secondary", disabled: state.offset === 0, onclick: () => { state.offset = Math.max(0, state.offset - PAGE); load(); } }, "Previous"),
+      h("span", { class: "muted", id: "lead-count" }, `${data.total === 0 ? 0 : state.offset + 1}–${state.offset + data.leads.length} of ${data.total}`),
+      h("button", { type: "button", class: "secondary", disabled: state.offset + PAGE >= data.total, onclick: () => { state.offset += PAGE; load(); } }, "Next"));
+    table.replaceChildren(h("table", { id: "leads" }, h("thead", {}, head), h("tbody", {}, rows)), pages);
+  }
+
+  async function exportCsv() {
+    // A bearer token cannot ride on a plain link: fetch the file, then hand it to the browser.
+    const res = await api(`/leads.csv?${query({ offset: "" })}`, { raw: true });
+    const url = URL.createObjectURL(await res.blob());
+    const name = /filename="([^"]+)"/.exec(res.headers.get("content-disposition") || "")?.[1] || "leads.csv";
+    h("a", { href: url, download: name }).click();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
+
+  await load();
+  return root;
+}
+
+/** One lead: who, stage and scores, why (every point), what they did, and the sales verdict. */
+export async function leadView(visitor) {
+  const id = encodeURIComponent(visitor);
+  const [data, snap] = await Promise.all([api(`/leads/${id}`), api(`/visitors/${id}`)]);
+  const l = data.lead;
+  const ex = snap.explanation;
+  const pointsByEvent = new Map();
+  for (const e of ex.entries) pointsByEvent.set(e.event, [...(pointsByEvent.get(e.event) || []), e]);
+
+  const verdicts = h("div", { id: "verdicts" });
+  const renderVerdicts = (list) => verdicts.replaceChildren(list.length === 0 ? h("p", { class: "muted" }, "No verdict yet.")
+    : h("ul", {}, list.map((f) => h("li", {}, `${f.verdict} as ${f.stage.toUpperCase()}`, f.by ? ` by ${f.by}` : "", f.reason ? ` — ${f.reason}` : "", h("span", { class: "muted" }, ` (${when(f.at)})`)))));
+  renderVerdicts(data.feedback);
+  const reason = h("input", { name: "reason", placeholder: "why (optional)", maxlength: 500 });
+  const judged = h("p", { role: "status" });
+  const judge = async (verdict) => {
+    try {
+      await api("/feedback", { method: "POST", body: { visitor, verdict, ...(reason.value.trim() ? { reason: reason.value.trim() } : {}), by: "console" } });
+      renderVerdicts((await api(`/leads/${id}`)).feedback);
+      judged.className = "ok";
+      judged.textContent = `Marked ${verdict}.`;
+    } catch (e) {
+      judged.className = "error";
+      judged.textContent = e.message;
+    }
+  };
+  const qualified = data.stages.some((s) => s.stage === "mql" || s.stage === "sql");
+
+  return h("div", {},
+    h("p", {}, h("a", { href: "#/leads" }, "← All leads")),
+    h("div", { class: "card" },
+      h("h1", {}, l.email || l.visitor, " ", stagePill(l.stage)),
+      h("p", { class: "muted" }, [l.company, `visitor ${l.visitor}`, `first seen ${when(l.firstSeen)}`, `last seen ${when(l.lastSeen)}`, `${l.events} events`].filter(Boolean).join(" · ")),
+      h("p", {}, `Came from ${l.source}`, l.medium ? ` / ${l.medium}` : "", l.campaign ? ` (campaign ${l.campaign})` : "", l.landing ? `, landed on ${l.landing}` : "")),
+    h("div", { class: "grid2" },
+      h("div", { class: "card", id: "explanation" },
+        h("h2", {}, "Why this score"),
+        h("div", { class: "kpis" }, ex.groups.map((g) => h("div", { class: "kpi" }, h("b", {}, String(g.score)), g.label)), h("div", { class: "kpi" }, h("b", {}, String(ex.scores.total ?? 0)), "Total")),
+        h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Rule"), h("th", {}, "Group"), h("th", { class: "num" }, "Times"), h("th", { class: "num" }, "Points now"))),
+          h("tbody", {}, ex.rules.map((r) => h("tr", { "data-rule": r.rule }, h("td", {}, r.description), h("td", {}, r.group), h("td", { class: "num" }, String(r.times)), h("td", { class: "num" }, String(r.now)))))),
+        h("h3", {}, "Stages"),
+        h("ul", {}, ex.stages.map((s) => h("li", {}, `${s.from} → ${s.to}: ${s.reason}`, h("span", { class: "muted" }, ` (${when(s.at)})`))))),
+      h("div", { class: "card" },
+        h("h2", {}, "Sales verdict"),
+        qualified
+          ? h("div", { class: "row" }, reason, h("button", { type: "button", class: "good", onclick: () => judge("accepted") }, "Accept"), h("button", { type: "button", class: "bad", onclick: () => judge("rejected") }, "Reject"))
+          : h("p", { class: "muted" }, "Sales judge leads once they are MQL or SQL."),
+        judged, verdicts,
+        h("h2", {}, "Timeline"),
+        h("ol", { class: "timeline", reversed: true }, data.timeline.map((e) => h("li", {},
+          h("span", { class: "muted" }, when(e.at)), " ", describe(e),
+          (pointsByEvent.get(e.id) || []).map((p) => h("span", { class: `pts ${p.points < 0 ? "neg" : "pos"}`, title: p.reason }, ` ${p.points > 0 ? "+" : ""}${p.points} ${p.rule}`))))))));
+}
+
+function describe(e) {
+  switch (e.type) {
+    case "page_view": return `viewed ${e.path || e.url || "a page"}`;
+    case "form_submit": return `submitted form ${e.form?.id || e.form?.name || ""}`;
+    case "identify": return `identified as ${e.email || "someone"}`;
+    case "download": return `downloaded ${e.href || ""}`;
+    case "cta_click": return `clicked CTA ${e.element || ""}`;
+    case "cta_impression": return `saw CTA ${e.element || ""}`;
+    case "cta_dismiss": return `dismissed CTA ${e.element || ""}`;
+    case "custom": return `did ${e.name || "something"}`;
+    default: return e.type;
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Rules in the console: the version history, checking a draft, simulating it against the recorded
+ * events (who would enter or leave MQL and SQL), publishing with a note, rolling back; every bad
+ * request refused by name with the running rules untouched.
+ */
+import { env, SELF } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { RulesInput } from "../../rules/index.js";
+import { adminFetch, collectOk, pageView, uid, type ErrorResponse } from "./support/client.js";
+import { consoleRules, consoleSite, getJson, play, send } from "./console-support.js";
+
+interface Versions { active: string; versions: { version: string; active: boolean; note?: string; publishedAt?: number; restoredAt?: number }[] }
+interface Simulation {
+  events: number; visitors: number;
+  current: { reached: Record<string, number> }; draft: { reached: Record<string, number> };
+  moves: Record<string, { entering: string[]; leaving: string[] }>;
+  changes: { visitor: string; from: string; to: string; email: string | null }[];
+}
+
+let site: string;
+let origin: string;
+let base: RulesInput;
+const who: Record<string, string> = {};
+
+beforeAll(async () => {
+  ({ site, origin } = await consoleSite("rul"));
+  base = consoleRules(site, origin);
+  // ana: 1 + 10 + 10 (corporate) = 21 points, identified: a lead (MQL needs 30).
+  who.ana = await play(site, origin, [{ view: "/pricing" }, { identify: "ana@helios.example" }]);
+  // bob: 1 + 20 + 10 = 31: MQL.
+  who.bob = await play(site, origin, [{ view: "/" }, { form: "whitepaper", email: "bob@orbit.example" }]);
+});
+
+const path = (p: string) => `/v1/admin/sites/${site}/rules${p}`;
+const active = async () => JSON.parse((await env.RULES.get(`rules:${site}`))!) as { version: string; stages: { when?: unknown }[] };
+/** The base rules with MQL at `gte` points, as version `version`. */
+const withMql = (gte: number, version: string): RulesInput => ({
+  ...base, version,
+  stages: base.stages.map((s) => (s.id === "mql" ? { id: "mql", when: { all: [{ score: "total", gte }, { identified: true }] } } : s)),
+});
+
+describe("the version history", () => {
+  it("starts with the active rules, published outside the console", async () => {
+    const v = await getJson<Versions>(path("/versions"));
+    expect(v.active).toBe("c1");
+    expect(v.versions).toEqual([{ version: "c1", active: true, note: "published outside the console" }]);
+  });
+});
+
+describe("POST .../rules/validate", () => {
+  it("accepts a valid draft", async () => {
+    const { status, body } = await send("POST", path("/validate"), withMql(20, "c2"));
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ ok: true, version: "c2", rules: 5 });
+  });
+
+  it.each([
+    ["points that are not a number", (d: RulesInput) => ({ ...d, rules: [{ ...d.rules[0]!, points: "ten" }] }), "$.rules[0].points"],
+    ["a rule in an unknown group", (d: RulesInput) => ({ ...d, rules: [{ ...d.rules[0]!, group: "nope" }] }), "$.rules[0].group"],
+    ["a stage without a condition", (d: RulesInput) => ({ ...d, stages: [{ id: "visitor" }, { id: "mql" }] }), "$.stages[1].when"],
+    ["another site's document", (d: RulesInput) => ({ ...d, site: { ...d.site, id: "someone-else" } }), "$.site.id"],
+  ])("lists the errors of a draft with %s, each at its path", async (_, change, at) => {
+    const { status, body } = await send<{ ok: boolean; errors: { path: string; message: string }[] }>("POST", path("/validate"), change(base));
+    expect(status).toBe(200);
+    expect(body.ok).toBe(false);
+    expect(body.errors.map((e) => e.path)).toContain(at);
+  });
+
+  it("refuses a body that is not JSON", async () => {
+    const { status, body } = await send<ErrorResponse>("POST", path("/validate"), "{ not json");
+    expect(status).toBe(400);
+    expect(body.error.code).toBe("invalid_json");
+  });
+});
+
+describe("POST .../rules/simulate", () => {
+  it("replays the recorded events: a lower MQL threshold moves ana into MQL", async () => {
+    const { status, body } = await send<Simulation>("POST", path("/simulate?days=7"), withMql(20, "c2"));
+    expect(status).toBe(200);
+    expect(body.visitors).toBe(2);
+    expect(body.events).toBe(4);
+    expect(body.current.reached.mql).toBe(1);
+    expect(body.draft.reached.mql).toBe(2);
+    expect(body.moves.mql).toEqual({ entering: [who.ana], leaving: [] });
+    expect(body.changes).toEqual([expect.objectContaining({ visitor: who.ana, from: "lead", to: "mql", email: "ana@helios.example" })]);
+  });
+
+  it("and a higher one moves bob out of it", async () => {
+    const { body } = await send<Simulation>("POST", path("/simulate"), withMql(40, "c2"));
+    expect(body.moves.mql).toEqual({ entering: [], leaving: [who.bob] });
+    expect(body.moves.sql).toEqual({ entering: [], leaving: [] });
+  });
+
+  it("changes nothing: the active rules and the visitors stay as they were", async () => {
+    expect((await active()).version).toBe("c1");
+    expect((await getJson<{ leads: { stage: string }[] }>(`/v1/admin/sites/${site}/leads?stage=mql`)).leads).toHaveLength(1);
+  });
+});
+
+describe("publishing and rolling back", () => {
+  it("publishes a draft with its note: the history keeps both versions, collect scores with the new one", async () => {
+    const res = await send<{ ok: boolean; version: string; previous: string }>("POST", path("/publish?note=Lower%20MQL%20to%2020"), withMql(20, "c2"));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ ok: true, version: "c2", previous: "c1" });
+    expect((await active()).version).toBe("c2");
+    const v = await getJson<Versions>(path("/versions"));
+    expect(v.versions.map((x) => [x.version, x.active, x.note])).toEqual([["c2", true, "Lower MQL to 20"], ["c1", false, "published outside the console"]]);
+    const answer = await collectOk(uid("v"), [pageView("/pricing", {}, origin)], { site, origin });
+    expect(answer.visitor.score.total).toBe(11);
+    expect((await getJson<{ version: string }>(path("/versions/c1"))).version).toBe("c1");
+  });
+
+  it("takes a version from the query instead of the document's", async () => {
+    const res = await send<{ version: string }>("POST", path("/publish?note=Back%20to%2030&version=c3"), withMql(30, "c2"));
+    expect(res.status).toBe(200);
+    expect(res.body.version).toBe("c3");
+    expect((await active()).version).toBe("c3");
+  });
+
+  it("rolls back to any earlier version, marking when", async () => {
+    const res = await send<{ ok: boolean; previous: string }>("POST", path("/versions/c1/rollback?note=Oops"), {});
+    expect(res.status).toBe(200);
+    expect(res.body.previous).toBe("c3");
+    expect((await active()).version).toBe("c1");
+    const v = await getJson<Versions>(path("/versions"));
+    expect(v.versions[0]).toMatchObject({ version: "c1", active: true, restoreNote: "Oops" });
+    expect(v.versions[0]!.restoredAt).toBeGreaterThan(0);
+    expect(v.versions.map((x) => x.version).sort()).toEqual(["c1", "c2", "c3"]);
+  });
+});
+
+describe("bad input changes nothing", () => {
+  const table: [string, string, () => unknown, number, string, string][] = [
+    ["publish without a note", "/publish", () => withMql(20, "c9"), 400, "invalid_query", "query.note"],
+    ["publish with a blank note", "/publish?note=%20%20", () => withMql(20, "c9"), 400, "invalid_query", "query.note"],
+    ["publish with a note of 201 characters", `/publish?note=${"x".repeat(201)}`, () => withMql(20, "c9"), 400, "invalid_query", "query.note"],
+    ["publish with a bad version", "/publish?note=x&version=a%20b", () => withMql(20, "c9"), 400, "invalid_query", "query.version"],
+    ["publish an invalid draft", "/publish?note=x", () => ({ ...withMql(20, "c9"), rules: [{ id: "r", on: "page_view", points: "ten" }] }), 400, "invalid_rules", "$.rules[0].points"],
+    ["publish a version already published", "/publish?note=x", () => withMql(20, "c2"), 409, "version_exists", "$.version"],
+    ["publish the active version again", "/publish?note=x", () => withMql(20, "c1"), 409, "version_exists", "$.version"],
+    ["simulate over 0 days", "/simulate?days=0", () => withMql(20, "c9"), 400, "invalid_query", "query.days"],
+    ["simulate over 91 days", "/simulate?days=91", () => withMql(20, "c9"), 400, "invalid_query", "query.days"],
+    ["simulate an invalid draft", "/simulate", () => ({ ...withMql(20, "c9"), stages: [{ id: "visitor" }] }), 400, "invalid_rules", "$.stages"],
+    ["roll back to a version that never was", "/versions/c404/rollback", () => ({}), 404, "unknown_version", ""],
+    ["roll back to the active version", "/versions/c1/rollback", () => ({}), 409, "already_active", ""],
+    ["roll back to a malformed version", "/versions/a%20b/rollback", () => ({}), 400, "invalid_version", "version"],
+  ];
+  it.each(table)("refuses to %s (%i %s)", async (_, p, body, status, code, field) => {
+    const before = await env.RULES.get(`rules:${site}`);
+    const history = (await env.RULES.list({ prefix: `rules-history:${site}:` })).keys.length;
+    const res = await send<ErrorResponse>("POST", path(p), body());
+    expect(res.status).toBe(status);
+    expect(res.body.error.code).toBe(code);
+    if (field) expect(res.body.error.issues?.map((i) => i.path)).toContain(field);
+    expect(await env.RULES.get(`rules:${site}`)).toBe(before);
+    expect((await env.RULES.list({ prefix: `rules-history:${site}:` })).keys.length).toBe(history);
+  });
+
+  it.each([
+    ["GET", "/versions"], ["GET", "/versions/c1"], ["POST", "/validate"], ["POST", "/simulate"], ["POST", "/publish?note=x"], ["POST", "/versions/c2/rollback"],
+  ])("refuses %s %s without the admin token", async (method, p) => {
+    const res = await SELF.fetch(`https://edge.test${path(p)}`, { method, body: method === "POST" ? JSON.stringify(withMql(20, "c8")) : undefined });
+    expect(res.status).toBe(401);
+    expect((await active()).version).toBe("c1");
+  });
+
+  it("answers 404 for a version never published", async () => {
+    expect((await adminFetch(path("/versions/c404"))).status).toBe(404);
+  });
+});
