@@ -1,0 +1,146 @@
+/**
+ * The marketer's console in real Chromium against `npm start`: sign in with the admin token, filter
+ * the leads, open one lead's explanation, edit the rules (an error is shown on its line), simulate
+ * a lower MQL threshold (who would enter MQL), and publish it with a note.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newVisitor, type Visitor } from "./support/browser.js";
+import { ADMIN_TOKEN, ROOT, startStack, type Stack } from "./support/stack.js";
+
+const ARTIFACTS = join(ROOT, "test-results/e2e");
+/** Longest wait for the visitors' reports to reach the index. */
+const INDEXED_TIMEOUT_MS = 30_000;
+const UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36";
+
+let stack: Stack;
+let browser: Visitor;
+const ids = { ana: `e2e-ana-${Date.now()}`, dan: `e2e-dan-${Date.now()}`, carl: `e2e-carl-${Date.now()}` };
+
+let n = 0;
+/** Sends one batch for a visitor as the snippet would. */
+async function collect(visitor: string, events: Record<string, unknown>[]): Promise<void> {
+  const body = { site: "demo", visitor, events: events.map((e) => ({ id: `ev-${visitor}-${++n}`, ts: Date.now(), ...e })) };
+  const res = await fetch(`${stack.base}/v1/collect`, { method: "POST", headers: { origin: stack.base, "content-type": "text/plain", "user-agent": UA }, body: JSON.stringify(body) });
+  if (res.status !== 200) throw new Error(`collect answered ${res.status}: ${await res.text()}`);
+}
+const view = (path: string) => ({ type: "page_view", url: `${stack.base}${path}` });
+
+async function admin<T>(path: string): Promise<T> {
+  const res = await fetch(`${stack.base}/v1/admin/sites/demo${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  if (!res.ok) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  stack = await startStack();
+  // ana: pricing twice, a case study, the white paper with a work address: an MQL (55 points).
+  await collect(ids.ana, [view("/pricing?utm_source=google&utm_medium=cpc&utm_campaign=q4"), view("/"), view("/pricing")]);
+  await collect(ids.ana, [view("/customers/helios"), { type: "form_submit", url: `${stack.base}/resources/lead-scoring-benchmark`, form: { id: "whitepaper" }, email: "ana@helios.example" }]);
+  // dan: pricing, a case study and a work address: a lead with 32 points.
+  await collect(ids.dan, [view("/pricing"), view("/customers/orbit"), { type: "identify", email: "dan@orbit.example" }]);
+  // carl: one page, anonymous.
+  await collect(ids.carl, [view("/blog/scoring-101")]);
+  const deadline = Date.now() + INDEXED_TIMEOUT_MS;
+  for (;;) {
+    const list = await admin<{ leads: { visitor: string }[] }>("/leads?limit=200");
+    if (Object.values(ids).every((v) => list.leads.some((l) => l.visitor === v))) break;
+    if (Date.now() > deadline) throw new Error(`the index never listed the visitors: ${JSON.stringify(list)}\n${stack.log()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  browser = await newVisitor();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+/**
+ * Replaces the editor's text as a paste would (one input event). Playwright's fill inserts a long
+ * text into a textarea in about 13 s here; the page does the same work either way.
+ */
+async function edit(text: string): Promise<void> {
+  await browser.page.locator("#rules-editor").evaluate((el, value) => {
+    (el as HTMLTextAreaElement).value = value;
+    el.dispatchEvent(new Event("input", { bubbles: true }));
+  }, text);
+}
+
+describe("the console", () => {
+  it("signs in with the admin token and lists the leads", async () => {
+    const { page } = browser;
+    await page.goto(`${stack.base}/console`);
+    await page.fill("input[name=token]", "not-the-token");
+    await page.click("button[type=submit]");
+    await expect.poll(() => page.textContent("#login-error")).toMatch(/not the admin token/);
+    await page.fill("input[name=token]", ADMIN_TOKEN);
+    await page.click("button[type=submit]");
+    await page.waitForSelector("#leads tbody tr");
+    for (const v of Object.values(ids)) expect(await page.locator(`#leads tr[data-visitor="${v}"]`).count()).toBe(1);
+  });
+
+  it("filters the leads by stage", async () => {
+    const { page } = browser;
+    await page.selectOption("select[name=stage]", "mql");
+    await expect.poll(() => page.locator("#leads tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-visitor")))).toEqual([ids.ana]);
+    await page.screenshot({ path: join(ARTIFACTS, "console-leads.png") });
+  });
+
+  it("opens a lead with the explanation of every point", async () => {
+    const { page } = browser;
+    await page.click(`#leads tr[data-visitor="${ids.ana}"] a`);
+    await page.waitForSelector("#explanation tr[data-rule=white-paper]");
+    expect(await page.textContent("#explanation tr[data-rule=white-paper]")).toContain("Downloaded the white paper");
+    expect(await page.textContent("#explanation tr[data-rule=pricing]")).toMatch(/Viewed pricing.*2.*20/);
+    expect(await page.textContent("#view h1")).toContain("ana@helios.example");
+    await page.screenshot({ path: join(ARTIFACTS, "console-lead.png") });
+  });
+
+  it("shows a rules error on its line", async () => {
+    const { page } = browser;
+    await page.click("nav a[data-view=rules]");
+    await page.waitForSelector("#rules-editor");
+    const doc = JSON.parse(await page.inputValue("#rules-editor")) as { rules: { id: string; points: unknown }[] };
+    const index = doc.rules.findIndex((r) => r.id === "pricing");
+    doc.rules[index]!.points = "ten";
+    const text = JSON.stringify(doc, null, 2);
+    await edit(text);
+    await page.click("#validate");
+    await page.waitForSelector("#rules-issues li");
+    expect(await page.textContent("#rules-issues")).toContain(`$.rules[${index}].points`);
+    const line = text.split("\n").findIndex((l) => l.includes('"ten"')) + 1;
+    expect(await page.locator(".gutter span.err").allTextContents()).toEqual([String(line)]);
+  });
+
+  it("simulates a lower MQL threshold: dan would enter MQL", async () => {
+    const { page } = browser;
+    const doc = JSON.parse((await page.inputValue("#rules-editor")).replace('"ten"', "10")) as { stages: { id: string; when?: { all?: { score?: string; gte?: number }[] } }[] };
+    const mql = doc.stages.find((s) => s.id === "mql")!;
+    mql.when!.all!.find((c) => c.score === "total")!.gte = 30;
+    await edit(JSON.stringify(doc, null, 2));
+    await page.click("#simulate");
+    await page.waitForSelector("#simulation-moves, #simulation-none");
+    const entering = await page.locator("#simulation-moves .entering").allTextContents();
+    expect(entering).toContain("dan@orbit.example");
+    expect(entering).not.toContain("ana@helios.example");
+    await page.screenshot({ path: join(ARTIFACTS, "console-simulation.png"), fullPage: true });
+  });
+
+  it("publishes it with a note, as a new active version", async () => {
+    const { page } = browser;
+    const before = await admin<{ active: string }>("/rules/versions");
+    await page.click("#publish");
+    await expect.poll(() => page.textContent("#rules-status")).toMatch(/write a note/i);
+    await page.fill("#publish-note", "MQL from 30 points");
+    await page.click("#publish");
+    await expect.poll(() => page.textContent("#rules-status")).toMatch(/^Published version /);
+    const after = await admin<{ active: string; versions: { version: string; note?: string; active: boolean }[] }>("/rules/versions");
+    expect(after.active).not.toBe(before.active);
+    expect(after.versions.find((v) => v.active)).toMatchObject({ note: "MQL from 30 points" });
+    expect(after.versions.some((v) => v.version === before.active && !v.active)).toBe(true);
+    expect(await page.locator(`#rules-versions tr[data-version="${after.active}"]`).textContent()).toContain("active");
+  });
+});
