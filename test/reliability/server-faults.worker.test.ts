@@ -70,7 +70,7 @@ function engineOf(doc: RulesInput): Engine {
 function replayTotal(engine: Engine, visitor: string, events: { id: string }[], now = Date.now()): number {
   let state = engine.initialState(visitor);
   for (const e of events) state = engine.apply(state, normalizeEvent(e as never), now).state;
-  return engine.scores(state, now).total;
+  return engine.scores(state, now).total ?? 0;
 }
 
 /** A property of a binding, methods bound to it (bindings refuse calls on another `this`). */
