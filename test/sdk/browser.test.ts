@@ -260,4 +260,99 @@ describe("the snippet in Chromium", () => {
     expect(new Set(t.accepted.map((r) => r.events.length)).size).toBeGreaterThan(0);
     expect([t.invalid, ...tabs.map((x) => x.errors)]).toEqual([[], [], []]);
   });
+
+  it("retries network errors, 5xx and 429 (after its Retry-After), and gives up on a refused batch", async () => {
+    t = await startServer();
+    t.page("/app", html("App", t.tag("defer")));
+    const { page, errors } = await tab();
+    const failures = async (fail: TestServer["fail"], n: number) => {
+      t.fail = fail;
+      const from = t.failed;
+      await until(() => t.failed >= from + n, `${n} answers of ${fail}`, 20_000);
+    };
+    // The page view meets a network error, a 500, then a 429 asking for 3 s.
+    t.fail = "offline";
+    await page.goto(`${t.site}/app`);
+    await until(() => t.failed == 1, "the first try");
+    await failures(500, 1);
+    t.retryAfter = 3;
+    await failures(429, 1);
+    t.fail = null;
+    await until(() => events("page_view").length == 1, "the page view, once the 429 has passed");
+    const [, second, third] = t.failedAt;
+    // Jittered backoff: 0.5-1 s after the first failure, 1-2 s after the second; then Retry-After.
+    expect(second! - t.failedAt[0]!).toBeGreaterThanOrEqual(400);
+    expect(third! - second!).toBeGreaterThanOrEqual(900);
+    expect(t.accepted[0]!.at - third!).toBeGreaterThanOrEqual(2_900);
+
+    // A refused batch (a 4xx but 429) is dropped, not retried; the next events go through.
+    await page.evaluate(() => (window as any).mql.track("refused"));
+    await failures(400, 1);
+    t.fail = null;
+    await page.evaluate(() => (window as any).mql.track("next"));
+    await until(() => events("custom").length == 1, "the next event");
+    expect(events("custom")[0]!.name).toBe("next");
+    expect(t.failed).toBe(4);
+    expect(sentTwice()).toEqual([]);
+    expect([t.invalid, errors]).toEqual([[], []]);
+  }, 60_000);
+
+  it("with consent required, stores and sends nothing before consent(true), and forgets the visitor on consent(false)", async () => {
+    t = await startServer();
+    t.page("/app", html("App", t.tag('data-consent="required" defer')));
+    const { page, errors } = await tab();
+    const storage = () =>
+      page.evaluate(async () => ({ local: Object.keys(localStorage).sort(), idb: (await indexedDB.databases()).map((d) => d.name) }));
+    await page.goto(`${t.site}/app`);
+    await page.waitForFunction(() => (window as any).mql?.consent);
+    await page.evaluate(() => (window as any).mql.track("before consent"));
+    await page.evaluate(() => history.pushState({}, "", "/app/next"));
+    expect(await storage()).toEqual({ local: [], idb: [] });
+
+    await page.evaluate(() => (window as any).mql.consent(true));
+    await until(() => events("page_view").length == 1, "the page view recorded at consent");
+    expect(events("page_view")[0]!.url).toBe(`${t.site}/app/next`);
+    expect(events("custom")).toEqual([]);
+    expect(t.accepted.map((r) => r.events.map((e) => e.type))).toEqual([["page_view"]]);
+    expect((await storage()).local).toContain("mql");
+
+    await page.evaluate(() => (window as any).mql.consent(false));
+    await page.evaluate(() => (window as any).mql.track("after revoke"));
+    expect((await storage()).local).toEqual([]);
+    // Consent given again: a new page view, and nothing of what was tracked meanwhile.
+    await page.evaluate(() => (window as any).mql.consent(true));
+    await until(() => events("page_view").length == 2, "the page view at the second consent");
+    expect(events("custom")).toEqual([]);
+    expect([t.invalid, errors]).toEqual([[], []]);
+  });
+
+  it("stops and empties its queue when the worker answers that the visitor opted out (Global Privacy Control)", async () => {
+    t = await startServer();
+    t.optedOut = true;
+    t.page("/app", html("App", t.tag("defer")));
+    const { page, errors } = await tab();
+    await page.goto(`${t.site}/app`);
+    await until(() => t.accepted.length == 1, "the first answer");
+    const queued = () =>
+      page.evaluate(
+        () =>
+          new Promise<number>((ok) => {
+            const open = indexedDB.open("mql");
+            open.onsuccess = () => {
+              const count = open.result.transaction("q").objectStore("q").count();
+              count.onsuccess = () => ok(count.result);
+            };
+          }),
+      );
+    await expect.poll(queued).toBe(0);
+    await page.evaluate(() => {
+      (window as any).mql.track("after opt-out");
+      history.pushState({}, "", "/elsewhere");
+    });
+    // A tracked event would have been queued at once and a page view sent on the next task.
+    await page.evaluate(() => new Promise((r) => setTimeout(r, 50)));
+    expect(await queued()).toBe(0);
+    expect(t.accepted).toHaveLength(1);
+    expect([t.invalid, errors]).toEqual([[], []]);
+  });
 });

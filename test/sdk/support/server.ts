@@ -5,7 +5,8 @@
  * - `api`: `/mql.js` (the built snippet) and `POST /v1/collect` by the contract of worker/wire.ts:
  *   the body is validated with the worker's own zod schema, ids are acknowledged and every id
  *   received is counted (a second copy is acknowledged but not stored again).
- * Failures can be injected: `fail = "offline"` (connection reset), 500, or 429 with Retry-After.
+ * Failures can be injected: `fail = "offline"` (connection reset), 500, 400 (refused), or 429 with
+ * Retry-After (exposed to the page, as the worker does).
  */
 import { readFileSync } from "node:fs";
 import http from "node:http";
@@ -19,6 +20,8 @@ export interface Received {
   page?: string;
   /** `no-cors` for sendBeacon, `cors` for fetch. */
   mode?: string;
+  /** When it was received (ms since the epoch). */
+  at: number;
   contentType?: string;
 }
 
@@ -29,7 +32,7 @@ export interface TestServer {
   page(path: string, html: string): void;
   /** The script tag of the snippet, with extra attributes. */
   tag(attrs?: string): string;
-  fail: null | "offline" | 500 | 429;
+  fail: null | "offline" | 500 | 429 | 400;
   /** Retry-After (seconds) sent with injected 429s. */
   retryAfter: number;
   /** Actions returned with every answer. */
@@ -44,6 +47,8 @@ export interface TestServer {
   stored: Map<string, WireEvent>;
   /** Collect requests answered with an injected failure. */
   failed: number;
+  /** When each injected failure was answered (ms since the epoch). */
+  failedAt: number[];
   /** Bodies that failed the wire schema, and preflight requests: both must stay empty. */
   invalid: unknown[];
   preflights: number;
@@ -73,6 +78,7 @@ export async function startServer(): Promise<TestServer> {
     seen: new Map(),
     stored: new Map(),
     failed: 0,
+    failedAt: [],
     invalid: [],
     preflights: 0,
     close: async () => {
@@ -106,6 +112,7 @@ export async function startServer(): Promise<TestServer> {
     }
     if (t.fail == "offline") {
       t.failed++;
+      t.failedAt.push(Date.now());
       req.socket.destroy();
       return;
     }
@@ -115,10 +122,11 @@ export async function startServer(): Promise<TestServer> {
     req.on("end", () => {
       const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
         res.writeHead(status, { ...cors, "content-type": "application/json", ...headers }).end(JSON.stringify(body));
-      if (t.fail == 500 || t.fail == 429) {
+      if (t.fail) {
         t.failed++;
-        const error = { error: { code: t.fail == 429 ? "rate_limited" : "internal", message: "injected" } };
-        json(t.fail, error, t.fail == 429 ? { "retry-after": String(t.retryAfter) } : {});
+        t.failedAt.push(Date.now());
+        const error = { error: { code: t.fail == 429 ? "rate_limited" : t.fail == 400 ? "invalid_body" : "internal", message: "injected" } };
+        json(t.fail, error, t.fail == 429 ? { "retry-after": String(t.retryAfter), "access-control-expose-headers": "Retry-After" } : {});
         return;
       }
       let body: unknown;
@@ -137,6 +145,7 @@ export async function startServer(): Promise<TestServer> {
         visitor: r.visitor,
         page: r.page,
         mode: req.headers["sec-fetch-mode"] as string | undefined,
+        at: Date.now(),
         contentType: req.headers["content-type"],
       });
       for (const e of r.events) {
