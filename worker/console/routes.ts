@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import { requireAdmin } from "../admin.js";
 import type { Env } from "../env.js";
+import { funnel } from "./funnel-api.js";
 import { leads } from "./leads.js";
 import { rebuild } from "./rebuild.js";
 import { rulesVersions } from "./rules-versions.js";
@@ -15,3 +16,4 @@ consoleApi.use("/v1/admin/*", requireAdmin);
 consoleApi.route("/", leads);
 consoleApi.route("/", rebuild);
 consoleApi.route("/", rulesVersions);
+consoleApi.route("/", funnel);

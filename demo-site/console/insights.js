@@ -1,0 +1,40 @@
+// Funnel, sales feedback and CTA results.
+import { api, h, when } from "./app.js";
+import { barChart } from "./charts.js";
+
+const pct = (r) => `${(r * 100).toFixed(r > 0 && r < 0.1 ? 1 : 0)} %`;
+let funnelDays = 30;
+
+/** Visitors -> leads -> MQL -> SQL for a period, and the MQL rate per channel and landing page. */
+export async function funnelView() {
+  const f = await api(`/funnel?days=${funnelDays}`);
+  const period = h("select", { id: "funnel-days", "aria-label": "period" }, [7, 30, 90, 365].map((d) => h("option", { value: d, selected: d === funnelDays }, `last ${d} days`)));
+  period.addEventListener("change", () => {
+    funnelDays = Number(period.value);
+    dispatchEvent(new HashChangeEvent("hashchange"));
+  });
+  const target = f.target.toUpperCase();
+  const breakdown = (dim, title) => {
+    const rows = f.by[dim] || [];
+    return h("div", { class: "card", id: `funnel-${dim}` },
+      h("h2", {}, title),
+      rows.length === 0 ? h("p", { class: "muted" }, "No visitors in this period.")
+        : [barChart(rows.slice(0, 10).map((r) => ({ label: r.key, values: [r.rate], note: `(${r.reached}/${r.visitors})` })), { format: pct, max: 1 }),
+          h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, dim), h("th", { class: "num" }, "Visitors"), h("th", { class: "num" }, target), h("th", { class: "num" }, "Rate"), h("th", { class: "num", title: "the rate these numbers guarantee at 95 % (Wilson lower bound)" }, "At least"), h("th", { class: "num" }, "Accepted by sales"))),
+            h("tbody", {}, rows.map((r) => h("tr", {}, h("td", {}, r.key), h("td", { class: "num" }, String(r.visitors)), h("td", { class: "num" }, String(r.reached)), h("td", { class: "num" }, pct(r.rate)), h("td", { class: "num" }, pct(r.low)), h("td", { class: "num" }, String(r.accepted))))))]);
+  };
+  return h("div", {},
+    h("div", { class: "card" },
+      h("div", { class: "row" }, h("h1", { style: "margin:0;flex:1" }, "Funnel"), period),
+      h("p", { class: "muted" }, `Visitors first seen from ${when(f.from)} to ${when(f.to)}, and how far they went since. Channels and pages are ranked by the ${target} rate their numbers can be trusted for.`),
+      h("div", { id: "funnel-steps" }, barChart(f.steps.map((s, i) => ({ label: s.label, values: [s.reached], note: i === 0 ? "" : `${pct(s.fromPrevious)} of previous, ${pct(s.fromTop)} of all` }))))),
+    h("div", { class: "grid2" }, breakdown("source", `${target} rate by source`), breakdown("medium", `${target} rate by medium`)),
+    h("div", { class: "grid2" }, breakdown("campaign", `${target} rate by campaign`), breakdown("landing", `${target} rate by landing page`)));
+}
+
+export async function feedbackView() {
+  return h("div", { class: "card" }, h("h1", {}, "Sales feedback"), h("p", { class: "muted" }, "Not available yet."));
+}
+export async function ctasView() {
+  return h("div", { class: "card" }, h("h1", {}, "CTAs"), h("p", { class: "muted" }, "Not available yet."));
+}
