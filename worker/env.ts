@@ -14,6 +14,11 @@ export interface Env {
   INDEX?: D1Database;
   /** Bearer token of the admin API (`wrangler secret put ADMIN_TOKEN`). */
   ADMIN_TOKEN?: string;
+  /**
+   * Master secret of identity stitching and signed tokens (`wrangler secret put IDENTITY_SECRET`, 32+
+   * characters): per-site keys are derived from it (worker/identity/keys.ts). Unset: those features are off.
+   */
+  IDENTITY_SECRET?: string;
   /** "true" turns on `GET /v1/visitors/:site/:id`, a visitor's own explained score (the demo's panel). */
   VISITOR_SELF_VIEW?: string;
   /**
