@@ -8,6 +8,7 @@
  * retry, later ones wait behind it (a CRM never sees SQL before MQL).
  */
 import type { Env } from "../env.js";
+import { deliveryClock } from "./clock.js";
 import { release, tryAcquire } from "./concurrency.js";
 import { nextTryAt, verdictOf, type Verdict } from "./retry.js";
 import { sign } from "./sign.js";
@@ -90,7 +91,7 @@ export async function deliverDue(sql: SqlStorage, env: Env): Promise<number | nu
     for (const row of rows) {
       const targetId = String(row.target);
       if (waiting.has(targetId)) continue;
-      if (Number(row.next_at) > Date.now()) {
+      if (Number(row.next_at) > deliveryClock.now()) {
         waiting.add(targetId);
         continue;
       }
@@ -100,7 +101,7 @@ export async function deliverDue(sql: SqlStorage, env: Env): Promise<number | nu
         ? await attempt(env, site, target, String(row.id), payload)
         : { status: null, durationMs: 0, verdict: { kind: "retry" } as Verdict, error: config.ok ? `no target "${targetId}" is configured for site "${site}"` : config.error };
       if (outcome === "busy") {
-        sql.exec("UPDATE outbox SET next_at = ? WHERE id = ?", Date.now() + Math.round(BUSY_RETRY_MS * (0.5 + Math.random())), row.id);
+        sql.exec("UPDATE outbox SET next_at = ? WHERE id = ?", deliveryClock.now() + Math.round(BUSY_RETRY_MS * (0.5 + Math.random())), row.id);
         waiting.add(targetId);
         continue;
       }
@@ -147,7 +148,7 @@ export async function send(url: URL, key: Uint8Array, id: string, body: string):
     return { status: null, durationMs: Date.now() - started, verdict: { kind: "retry" }, error: timedOut ? `no answer within ${SEND_TIMEOUT_MS} ms` : `network error: ${err.message}` };
   }
   const durationMs = Date.now() - started;
-  const verdict = verdictOf(res.status, res.headers.get("retry-after"), Date.now());
+  const verdict = verdictOf(res.status, res.headers.get("retry-after"), deliveryClock.now());
   let error: string | null = null;
   if (verdict.kind !== "delivered") {
     const location = res.headers.get("location");
@@ -163,7 +164,7 @@ export async function send(url: URL, key: Uint8Array, id: string, body: string):
 
 /** Writes a try's outcome; answers whether the message is still pending. */
 async function record(sql: SqlStorage, env: Env, site: string, row: Row, o: Outcome): Promise<boolean> {
-  const now = Date.now();
+  const now = deliveryClock.now();
   const tries = Number(row.attempts) + 1;
   const next = o.verdict.kind === "retry" ? nextTryAt(tries, now, o.verdict) : null;
   const status = o.verdict.kind === "delivered" ? "delivered" : next === null ? "dead" : "pending";
@@ -208,7 +209,7 @@ export async function requeue(sql: SqlStorage, env: Env, msgId: string): Promise
   const row = sql.exec("SELECT status, payload FROM outbox WHERE id = ?", msgId).toArray()[0];
   if (!row) return "unknown";
   if (row.status !== "dead") return "not_dead";
-  sql.exec("UPDATE outbox SET status = 'pending', attempts = 0, next_at = ?, last_error = NULL WHERE id = ?", Date.now(), msgId);
+  sql.exec("UPDATE outbox SET status = 'pending', attempts = 0, next_at = ?, last_error = NULL WHERE id = ?", deliveryClock.now(), msgId);
   const site = (JSON.parse(String(row.payload)) as WebhookPayload).data.site;
   await env.RULES.delete(deadLetterKey(site, msgId));
   return null;
