@@ -32,8 +32,30 @@ export async function funnelView() {
     h("div", { class: "grid2" }, breakdown("campaign", `${target} rate by campaign`), breakdown("landing", `${target} rate by landing page`)));
 }
 
+/** Each rule's precision: of the judged leads it gave points to, the share sales accepted. */
 export async function feedbackView() {
-  return h("div", { class: "card" }, h("h1", {}, "Sales feedback"), h("p", { class: "muted" }, "Not available yet."));
+  const f = await api("/feedback?days=365");
+  return h("div", {},
+    h("div", { class: "card" },
+      h("h1", {}, "Sales feedback"),
+      h("p", { class: "muted" }, "Sales accept or reject MQLs and SQLs on a lead's page, or from the CRM: ",
+        h("code", {}, "POST /v1/admin/sites/<site>/feedback {\"email\" | \"visitor\", \"verdict\": \"accepted\" | \"rejected\", \"reason\"?}"), "."),
+      h("div", { class: "kpis" },
+        h("div", { class: "kpi" }, h("b", {}, String(f.overall.accepted)), "accepted"),
+        h("div", { class: "kpi" }, h("b", {}, String(f.overall.rejected)), "rejected"),
+        h("div", { class: "kpi" }, h("b", {}, pct(f.overall.precision)), "accepted overall"))),
+    h("div", { class: "card" },
+      h("h2", {}, "Precision by rule"),
+      f.rules.length === 0 ? h("p", { class: "muted" }, "No verdict yet.")
+        : [barChart(f.rules.map((r) => ({ label: r.description, values: [r.precision], note: `(${r.accepted}/${r.accepted + r.rejected})` })), { format: pct, max: 1 }),
+          h("table", { id: "precision" }, h("thead", {}, h("tr", {}, h("th", {}, "Rule"), h("th", { class: "num" }, "Accepted"), h("th", { class: "num" }, "Rejected"), h("th", { class: "num" }, "Precision"), h("th", { class: "num" }, "At least"))),
+            h("tbody", {}, f.rules.map((r) => h("tr", { "data-rule": r.rule }, h("td", {}, r.description, h("div", { class: "muted" }, r.rule)), h("td", { class: "num" }, String(r.accepted)), h("td", { class: "num" }, String(r.rejected)), h("td", { class: "num" }, pct(r.precision)), h("td", { class: "num" }, pct(r.low))))))]),
+    h("div", { class: "card" },
+      h("h2", {}, "Verdicts"),
+      h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Lead"), h("th", {}, "Stage"), h("th", {}, "Verdict"), h("th", {}, "Reason"), h("th", {}, "By"), h("th", {}, "When"))),
+        h("tbody", {}, f.feedback.map((x) => h("tr", {},
+          h("td", {}, h("a", { href: `#/lead/${encodeURIComponent(x.visitor)}` }, x.email || x.visitor)), h("td", {}, x.stage.toUpperCase()),
+          h("td", { class: x.verdict === "accepted" ? "ok" : "error" }, x.verdict), h("td", {}, x.reason || ""), h("td", {}, x.by || ""), h("td", {}, when(x.at))))))));
 }
 export async function ctasView() {
   return h("div", { class: "card" }, h("h1", {}, "CTAs"), h("p", { class: "muted" }, "Not available yet."));

@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import { requireAdmin } from "../admin.js";
 import type { Env } from "../env.js";
+import { feedback } from "./feedback.js";
 import { funnel } from "./funnel-api.js";
 import { leads } from "./leads.js";
 import { rebuild } from "./rebuild.js";
@@ -17,3 +18,4 @@ consoleApi.route("/", leads);
 consoleApi.route("/", rebuild);
 consoleApi.route("/", rulesVersions);
 consoleApi.route("/", funnel);
+consoleApi.route("/", feedback);
