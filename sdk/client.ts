@@ -65,10 +65,13 @@ export const init = (o: Options): Mql => {
           const v = a.visitor;
           if (v.stage != stage) fire("stage", (stage = v.stage), v);
           a.actions.map((x) => !off && !shown[x.id] && fire("action", x) && (shown[x.id] = 1) && g(render)(x, track));
-        } else if ((wait = retryIn(res, tries++)) < 0) {
+        } else if ((wait = retryIn(res, tries)) < 0) {
+          // Refused for good: the next batch goes at once.
           log("refused", res);
           drop(b.map((r) => r.e.id));
+          wait = 0;
         } else {
+          tries++;
           until = Date.now() + wait;
           hold(b, 0);
         }

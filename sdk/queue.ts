@@ -48,24 +48,25 @@ export const add = (r: Rec) => {
 
 /** Claims `b` until `t` (0 releases it), in the transaction `s` or in a new one. */
 export const hold = (b: Rec[], t: number, s?: IDBObjectStore) => {
-  const put = (s: IDBObjectStore) => b.map((r) => ((r.c = t), r.p !== 0 && s.put(r, r.e.id)));
-  s ? put(s) : (b.map((r) => (r.c = t)), tx(put));
+  const put = (s: IDBObjectStore) => b.map((r) => s.put(r, r.e.id));
+  b.map((r) => (r.c = t));
+  s ? put(s) : tx(put);
 };
 
 /**
  * Claims the next batch for this page: no other tab (and no beacon of this one) sends a claimed
- * event until it is freed or the claim runs out.
+ * event until it is freed or the claim runs out. Without IndexedDB, the batch comes from this
+ * page's events in memory.
  */
 export const claim = async (): Promise<Rec[]> => {
   const now = Date.now();
   due = 0;
   const ok = (r: Rec) => !fly[r.e.id] && !(r.c! > now && (due = due && due < r.c! ? due : r.c!));
-  const c = Object.values(mem).filter((r) => r.p === 0 && ok(r));
-  let b: Rec[] | undefined;
+  let b = batch(Object.values(mem).filter(ok));
   await tx((s) => {
-    s.getAll().onsuccess = (e: any) => hold((b = batch(c.concat(e.target.result.filter(ok)))), now + CLAIM_MS, s);
+    s.getAll().onsuccess = (e: any) => hold((b = batch(e.target.result.filter(ok))), now + CLAIM_MS, s);
   });
-  (b ||= batch(c)).map((r) => (fly[r.e.id] = 1));
+  b.map((r) => (fly[r.e.id] = 1));
   return b;
 };
 

@@ -154,10 +154,14 @@ describe("the snippet in Chromium", () => {
       },
       { id: "trap", kind: "banner", variant: { id: "a", text: "Unsafe link", button: { label: "Go", href: "javascript:alert(1)" } } },
       { id: "hero-cta", kind: "inline", slot: "hero", variant: { id: "b", text: "See pricing", button: { label: "Pricing", href: `${t.site}/pricing` } } },
+      { id: "chat", kind: "slide_in", variant: { id: "c", title: "Questions?", text: "Chat with sales." } },
+      // No such slot on this page: nothing shown, nothing thrown into the page.
+      { id: "footer-cta", kind: "inline", slot: "footer", variant: { id: "d", text: "Elsewhere" } },
     ];
+    const listen = `<script>mql.on("action", (a) => (window.seen ||= []).push(a.id)); mql.on("stage", (s, v) => (window.stage = [s, v.score.total]))</script>`;
     t.page(
       "/home",
-      html("Home", `<style>p,dialog{color:red!important;display:none!important}</style><div data-mql-slot="hero">Default hero</div><button id="own">own</button>${t.tag("defer")}`),
+      html("Home", `<style>p,dialog{color:red!important;display:none!important}</style><div data-mql-slot="hero">Default hero</div><button id="own">own</button>${STUB}${listen}${t.tag("defer")}`),
     );
     t.page("/pricing", html("Pricing", "<p>Pricing</p>"));
     const { page, errors } = await tab();
@@ -187,6 +191,10 @@ describe("the snippet in Chromium", () => {
     await page.locator("dialog.banner button").click();
     await page.locator("dialog.banner").waitFor({ state: "detached" });
 
+    const chat = page.locator("dialog.slide_in");
+    expect([await chat.isVisible(), await chat.locator("b").textContent(), await chat.locator("a").count()]).toEqual([true, "Questions?", 0]);
+    expect(await page.evaluate(() => [(window as any).seen, (window as any).stage])).toEqual([["demo-offer", "trap", "hero-cta", "chat", "footer-cta"], ["lead", 1]]);
+
     const slot = page.locator("[data-mql-slot=hero] dialog");
     expect(await slot.textContent()).toContain("See pricing");
     expect(await page.locator("[data-mql-slot=hero]").evaluate((e) => e.textContent)).not.toContain("Default hero");
@@ -202,7 +210,7 @@ describe("the snippet in Chromium", () => {
     await until(() => events("cta_click").length == 1, "the click");
 
     const of = (type: string) => events(type).map((e) => [e.element, e.props?.variant]);
-    expect(of("cta_impression").sort()).toEqual([["demo-offer", "v2"], ["hero-cta", "b"], ["trap", "a"]]);
+    expect(of("cta_impression").sort()).toEqual([["chat", "c"], ["demo-offer", "v2"], ["hero-cta", "b"], ["trap", "a"]]);
     expect(of("cta_dismiss").sort()).toEqual([["demo-offer", "v2"], ["trap", "a"]]);
     expect(of("cta_click")).toEqual([["hero-cta", "b"]]);
     expect(events("cta_click")[0]!.href).toBe(`${t.site}/pricing`);
@@ -353,6 +361,39 @@ describe("the snippet in Chromium", () => {
     await page.evaluate(() => new Promise((r) => setTimeout(r, 50)));
     expect(await queued()).toBe(0);
     expect(t.accepted).toHaveLength(1);
+    expect([t.invalid, errors]).toEqual([[], []]);
+  });
+
+  it("identifies, records page views on demand, resets the visitor, and logs only with debug on", async () => {
+    t = await startServer();
+    t.page("/quiet", html("Quiet", t.tag("defer")));
+    t.page("/debug", html("Debug", t.tag("data-debug defer")));
+    const logged: Record<string, number> = { "/quiet": 0, "/debug": 0 };
+    const { page, errors } = await tab();
+    page.on("console", (m) => m.text().startsWith("[mql]") && logged[new URL(page.url()).pathname]!++);
+    await page.goto(`${t.site}/quiet`);
+    await page.waitForFunction(() => (window as any).mql?.identify);
+    await page.evaluate(() => {
+      const mql = (window as any).mql;
+      mql.identify("ada@acme.io", { job_title: "VP Marketing", seats: 25, trial: true, "": "empty key", big: 1e300, nested: { a: 1 } });
+      mql.identify("not an email");
+      mql.page();
+      mql.reset();
+      mql.track("after reset");
+    });
+    await until(() => events("identify").length == 1 && events("page_view").length == 2 && events("custom").length == 1, "the calls");
+    expect(events("identify")[0]).toMatchObject({
+      email: "ada@acme.io",
+      traits: { job_title: "VP Marketing", seats: 25, trial: true, _: "empty key", big: "1e+300", nested: "[object Object]" },
+    });
+    const visitorOf = (type: string) => t.accepted.find((r) => r.events.some((e) => e.type == type))!.visitor;
+    expect(visitorOf("custom")).not.toBe(visitorOf("identify"));
+    expect(events("custom")[0]!.visit).toBe(1);
+    expect(logged["/quiet"]).toBe(0);
+
+    await page.goto(`${t.site}/debug`);
+    await until(() => events("page_view").length == 3, "the debug page view");
+    await expect.poll(() => logged["/debug"]).toBeGreaterThan(0);
     expect([t.invalid, errors]).toEqual([[], []]);
   });
 });
