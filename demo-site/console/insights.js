@@ -57,6 +57,32 @@ export async function feedbackView() {
           h("td", {}, h("a", { href: `#/lead/${encodeURIComponent(x.visitor)}` }, x.email || x.visitor)), h("td", {}, x.stage.toUpperCase()),
           h("td", { class: x.verdict === "accepted" ? "ok" : "error" }, x.verdict), h("td", {}, x.reason || ""), h("td", {}, x.by || ""), h("td", {}, when(x.at))))))));
 }
+let ctaDays = 30;
+
+/** Per CTA and variant: impressions, clicks, dismissals, conversions, and the A/B verdict. */
 export async function ctasView() {
-  return h("div", { class: "card" }, h("h1", {}, "CTAs"), h("p", { class: "muted" }, "Not available yet."));
+  const r = await api(`/ctas?days=${ctaDays}`);
+  const period = h("select", { "aria-label": "period" }, [7, 30, 90].map((d) => h("option", { value: d, selected: d === ctaDays }, `last ${d} days`)));
+  period.addEventListener("change", () => {
+    ctaDays = Number(period.value);
+    dispatchEvent(new HashChangeEvent("hashchange"));
+  });
+  const verdict = (c) => {
+    const v = c.verdict;
+    if (!v.leader) return h("p", { class: "muted" }, "No impressions in this period.");
+    if (v.winner) return h("p", { class: "winner" }, `Winner: variant ${v.winner}, ${pct(v.confidence)} confidence${v.lift !== null ? `, +${pct(v.lift)} conversions over the next best` : ""}.`);
+    return h("p", {}, `Variant ${v.leader} leads with ${pct(v.confidence)} confidence: not enough to call a winner (95 % needed).`);
+  };
+  return h("div", {},
+    h("div", { class: "card" },
+      h("div", { class: "row" }, h("h1", { style: "margin:0;flex:1" }, "CTAs"), period),
+      h("p", { class: "muted" }, "A conversion is a visitor who clicked the variant and then entered the CTA's target stage or submitted a form. Rates are per visitor who saw the variant; the winner is called by a two-proportion z-test at 95 %.")),
+    r.ctas.map((c) => h("div", { class: "card", "data-cta": c.id },
+      h("h2", {}, c.id, h("span", { class: "muted" }, ` ${c.kind ?? "removed from the rules"}${c.stages ? ` · shown to ${c.stages.join(", ")}` : ""}${c.target ? ` · aims at ${c.target.toUpperCase()}` : ""}`)),
+      h("table", {}, h("thead", {}, h("tr", {}, ["Variant", "Impressions", "Viewers", "Clicks", "Dismissals", "Conversions", "Click rate", "Conversion rate"].map((t, i) => h("th", { class: i ? "num" : undefined }, t)))),
+        h("tbody", {}, c.variants.map((v) => h("tr", { "data-variant": v.id }, h("td", {}, v.id, v.id === c.verdict.winner ? h("span", { class: "winner" }, " winner") : null),
+          [v.impressions, v.viewers, v.clicks, v.dismissals, v.conversions].map((n) => h("td", { class: "num" }, String(n))),
+          h("td", { class: "num" }, pct(v.ctr)), h("td", { class: "num" }, pct(v.conversionRate)))))),
+      barChart(c.variants.map((v) => ({ label: `variant ${v.id}`, values: [v.ctr, v.conversionRate] })), { series: ["click rate", "conversion rate"], format: pct, max: 1 }),
+      verdict(c))));
 }

@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import { requireAdmin } from "../admin.js";
 import type { Env } from "../env.js";
+import { ctaStats } from "./cta-stats.js";
 import { feedback } from "./feedback.js";
 import { funnel } from "./funnel-api.js";
 import { leads } from "./leads.js";
@@ -19,3 +20,4 @@ consoleApi.route("/", rebuild);
 consoleApi.route("/", rulesVersions);
 consoleApi.route("/", funnel);
 consoleApi.route("/", feedback);
+consoleApi.route("/", ctaStats);
