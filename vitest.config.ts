@@ -70,6 +70,17 @@ export default defineConfig({
           testTimeout: 600_000,
         },
       },
+      {
+        // Reliability suite, browser side: the built snippet in Chromium under offline, unload, tabs, IndexedDB faults, hostile CTAs.
+        test: {
+          name: "reliability-browser",
+          include: ["test/reliability/browser/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/sdk/support/build.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+        },
+      },
     ],
   },
 });
