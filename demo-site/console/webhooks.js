@@ -1,6 +1,70 @@
-// Webhook deliveries, attempts and dead letters.
-import { h } from "./app.js";
+// Webhook deliveries across visitors (from the index), each message's tries, dead letters and their replay.
+import { api, h, when } from "./app.js";
 
+let filter = "";
+
+/** The webhooks page. */
 export async function webhooksView() {
-  return h("div", { class: "card" }, h("h1", {}, "Webhooks"), h("p", { class: "muted" }, "Not available yet."));
+  const [d, dead] = await Promise.all([api(`/deliveries?days=90${filter ? `&status=${filter}` : ""}`), api("/webhooks/dead")]);
+  const status = h("p", { role: "status" });
+  const statusSelect = h("select", { "aria-label": "status" }, ["", "pending", "delivered", "dead"].map((s) => h("option", { value: s, selected: s === filter }, s || "any status")));
+  statusSelect.addEventListener("change", () => {
+    filter = statusSelect.value;
+    dispatchEvent(new HashChangeEvent("hashchange"));
+  });
+
+  async function replay(visitor, id, button) {
+    button.disabled = true;
+    try {
+      await api(`/visitors/${encodeURIComponent(visitor)}/webhooks/${encodeURIComponent(id)}/replay`, { method: "POST" });
+      status.className = "ok";
+      status.textContent = `Message ${id} queued again with the same webhook-id; it is sent within seconds.`;
+    } catch (e) {
+      status.className = "error";
+      status.textContent = e.message;
+      button.disabled = false;
+    }
+  }
+
+  /** Opens a message's tries under its row (from the visitor's own outbox). */
+  async function showTries(row, m) {
+    const next = row.nextElementSibling;
+    if (next?.classList.contains("tries")) return next.remove();
+    const all = await api(`/visitors/${encodeURIComponent(m.visitor)}/webhooks`);
+    const msg = all.webhooks.find((x) => x.id === m.id);
+    const tries = msg?.tries ?? [];
+    row.after(h("tr", { class: "tries" }, h("td", { colspan: 7 },
+      tries.length === 0 ? h("span", { class: "muted" }, "No try yet.")
+        : h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Try"), h("th", {}, "When"), h("th", {}, "Answer"), h("th", { class: "num" }, "Duration"), h("th", {}, "Outcome"))),
+          h("tbody", {}, tries.map((t, i) => h("tr", {}, h("td", {}, String(i + 1)), h("td", {}, when(t.at)), h("td", {}, t.status === null ? t.error || "no answer" : `HTTP ${t.status}${t.error ? ` ${t.error}` : ""}`), h("td", { class: "num" }, `${t.durationMs} ms`), h("td", {}, t.outcome))))))));
+  }
+
+  const replayButton = (visitor, id) => {
+    const b = h("button", { type: "button", class: "secondary", "data-replay": id, onclick: (e) => { e.stopPropagation(); replay(visitor, id, b); } }, "Replay");
+    return b;
+  };
+
+  return h("div", {},
+    h("div", { class: "card" },
+      h("div", { class: "row" }, h("h1", { style: "margin:0;flex:1" }, "Webhooks"), statusSelect),
+      h("div", { class: "kpis" }, Object.entries(d.totals).map(([s, t]) => h("div", { class: "kpi" }, h("b", {}, String(t.messages)), `${s} (${t.attempts} tries)`))),
+      status,
+      h("table", { id: "deliveries" },
+        h("thead", {}, h("tr", {}, ["Created", "Lead", "Webhook", "Target", "Status", "Tries", ""].map((t) => h("th", {}, t)))),
+        h("tbody", {}, d.deliveries.map((m) => {
+          const row = h("tr", { class: "clickable", "data-message": m.id, title: "show every try" },
+            h("td", {}, when(m.createdAt)), h("td", {}, h("a", { href: `#/lead/${encodeURIComponent(m.visitor)}`, onclick: (e) => e.stopPropagation() }, m.email || m.visitor)),
+            h("td", {}, m.webhook), h("td", {}, m.target),
+            h("td", { class: m.status === "dead" ? "error" : m.status === "delivered" ? "ok" : undefined }, m.status, m.lastError ? h("div", { class: "muted" }, m.lastError) : null),
+            h("td", { class: "num" }, String(m.attempts)),
+            h("td", {}, m.status === "dead" ? replayButton(m.visitor, m.id) : null));
+          row.addEventListener("click", () => showTries(row, m));
+          return row;
+        })))),
+    h("div", { class: "card" },
+      h("h2", {}, "Dead letters"),
+      dead.deadLetters.length === 0 ? h("p", { class: "muted" }, "None: every message was delivered or is still being tried.")
+        : h("table", { id: "dead-letters" }, h("thead", {}, h("tr", {}, ["Died", "Visitor", "Webhook", "Target", "Last error", ""].map((t) => h("th", {}, t)))),
+          h("tbody", {}, dead.deadLetters.map((x) => h("tr", {}, h("td", {}, when(x.at)), h("td", {}, h("a", { href: `#/lead/${encodeURIComponent(x.visitor)}` }, x.visitor)),
+            h("td", {}, x.webhook), h("td", {}, x.target), h("td", {}, x.error || ""), h("td", {}, replayButton(x.visitor, x.id))))))));
 }
