@@ -10,6 +10,8 @@ import { funnelView, feedbackView, ctasView } from "./insights.js";
 import { webhooksView } from "./webhooks.js";
 
 const SESSION_KEY = "mql-console";
+/** The last site opened (not a secret, so it outlives the tab; the token never does). */
+const SITE_KEY = "mql-console-site";
 
 /** Creates an element: attributes (on* as listeners), then children (strings become text nodes). */
 export function h(tag, attrs, ...children) {
@@ -143,8 +145,10 @@ document.getElementById("login").addEventListener("submit", async (ev) => {
     return;
   }
   sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
+  localStorage.setItem(SITE_KEY, s.site);
   signedIn();
 });
 document.getElementById("logout").addEventListener("click", () => logout());
 addEventListener("hashchange", route);
+document.querySelector("#login input[name=site]").value = localStorage.getItem(SITE_KEY) || "";
 if (session()) signedIn();

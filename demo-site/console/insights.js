@@ -25,7 +25,7 @@ export async function funnelView() {
   };
   return h("div", {},
     h("div", { class: "card" },
-      h("div", { class: "row" }, h("h1", { style: "margin:0;flex:1" }, "Funnel"), period),
+      h("div", { class: "row" }, h("h1", { class: "title" }, "Funnel"), period),
       h("p", { class: "muted" }, `Visitors first seen from ${when(f.from)} to ${when(f.to)}, and how far they went since. Channels and pages are ranked by the ${target} rate their numbers can be trusted for.`),
       h("div", { id: "funnel-steps" }, barChart(f.steps.map((s, i) => ({ label: s.label, values: [s.reached], note: i === 0 ? "" : `${pct(s.fromPrevious)} of previous, ${pct(s.fromTop)} of all` }))))),
     h("div", { class: "grid2" }, breakdown("source", `${target} rate by source`), breakdown("medium", `${target} rate by medium`)),
@@ -75,7 +75,7 @@ export async function ctasView() {
   };
   return h("div", {},
     h("div", { class: "card" },
-      h("div", { class: "row" }, h("h1", { style: "margin:0;flex:1" }, "CTAs"), period),
+      h("div", { class: "row" }, h("h1", { class: "title" }, "CTAs"), period),
       h("p", { class: "muted" }, "A conversion is a visitor who clicked the variant and then entered the CTA's target stage or submitted a form. Rates are per visitor who saw the variant; the winner is called by a two-proportion z-test at 95 %.")),
     r.ctas.map((c) => h("div", { class: "card", "data-cta": c.id },
       h("h2", {}, c.id, h("span", { class: "muted" }, ` ${c.kind ?? "removed from the rules"}${c.stages ? ` · shown to ${c.stages.join(", ")}` : ""}${c.target ? ` · aims at ${c.target.toUpperCase()}` : ""}`)),
@@ -83,6 +83,6 @@ export async function ctasView() {
         h("tbody", {}, c.variants.map((v) => h("tr", { "data-variant": v.id }, h("td", {}, v.id, v.id === c.verdict.winner ? h("span", { class: "winner" }, " winner") : null),
           [v.impressions, v.viewers, v.clicks, v.dismissals, v.conversions].map((n) => h("td", { class: "num" }, String(n))),
           h("td", { class: "num" }, pct(v.ctr)), h("td", { class: "num" }, pct(v.conversionRate)))))),
-      barChart(c.variants.map((v) => ({ label: `variant ${v.id}`, values: [v.ctr, v.conversionRate] })), { series: ["click rate", "conversion rate"], format: pct, max: 1 }),
+      c.verdict.leader ? barChart(c.variants.map((v) => ({ label: `variant ${v.id}`, values: [v.ctr, v.conversionRate] })), { series: ["click rate", "conversion rate"], format: pct, max: 1 }) : null,
       verdict(c))));
 }

@@ -36,8 +36,8 @@ export async function leadsView() {
       h("label", {}, "Stage", stageSelect),
       h("label", {}, "Search (email, company)", input("q", { type: "search", placeholder: "helios" })),
       h("label", {}, "Source", input("source", { placeholder: "google, (direct)" })),
-      h("label", {}, "Min. score", input("minScore", { type: "number", style: "width:90px" })),
-      h("label", {}, "Seen in last … days", input("seenDays", { type: "number", min: 1, style: "width:90px" })),
+      h("label", {}, "Min. score", input("minScore", { type: "number", class: "narrow" })),
+      h("label", {}, "Seen in last … days", input("seenDays", { type: "number", min: 1, class: "narrow" })),
       exportButton),
     table);
 

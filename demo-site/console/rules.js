@@ -145,9 +145,9 @@ export async function rulesView() {
         h("td", {}, x.active ? null : h("button", { type: "button", class: "secondary", onclick: () => rollback(x.version) }, "Roll back")))))));
   }
 
-  const daysInput = h("input", { type: "number", min: 1, max: 90, value: 30, style: "width:70px", "aria-label": "days" });
-  const noteInput = h("input", { id: "publish-note", placeholder: "what changed and why", maxlength: 200, style: "flex:1" });
-  const versionInput = h("input", { id: "publish-version", style: "width:140px", "aria-label": "version" });
+  const daysInput = h("input", { type: "number", min: 1, max: 90, value: 30, class: "narrow", "aria-label": "days" });
+  const noteInput = h("input", { id: "publish-note", placeholder: "what changed and why", maxlength: 200, class: "grow" });
+  const versionInput = h("input", { id: "publish-version", class: "version", "aria-label": "version" });
   await loadVersions(history);
   paintGutter();
 

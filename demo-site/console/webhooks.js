@@ -46,7 +46,7 @@ export async function webhooksView() {
 
   return h("div", {},
     h("div", { class: "card" },
-      h("div", { class: "row" }, h("h1", { style: "margin:0;flex:1" }, "Webhooks"), statusSelect),
+      h("div", { class: "row" }, h("h1", { class: "title" }, "Webhooks"), statusSelect),
       h("div", { class: "kpis" }, Object.entries(d.totals).map(([s, t]) => h("div", { class: "kpi" }, h("b", {}, String(t.messages)), `${s} (${t.attempts} tries)`))),
       status,
       h("table", { id: "deliveries" },

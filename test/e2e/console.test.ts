@@ -51,7 +51,12 @@ beforeAll(async () => {
     await new Promise((r) => setTimeout(r, 250));
   }
   browser = await newVisitor();
+  // A script error or a CSP violation fails the test that caused it.
+  browser.page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  browser.page.on("console", (m) => { if (m.type() === "error" && !/401/.test(m.text())) problems.push(`console error: ${m.text()}`); });
 });
+
+const problems: string[] = [];
 
 afterAll(async () => {
   await browser?.close();
@@ -70,9 +75,17 @@ async function edit(text: string): Promise<void> {
 }
 
 describe("the console", () => {
+  it("serves the page with a policy that runs only its own scripts and refuses framing", async () => {
+    const res = await fetch(`${stack.base}/console/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-security-policy")).toMatch(/script-src 'self'.*frame-ancestors 'none'/);
+    expect(res.headers.get("x-frame-options")).toBe("DENY");
+  });
+
   it("signs in with the admin token and lists the leads", async () => {
     const { page } = browser;
     await page.goto(`${stack.base}/console`);
+    await page.fill("input[name=site]", "demo");
     await page.fill("input[name=token]", "not-the-token");
     await page.click("button[type=submit]");
     await expect.poll(() => page.textContent("#login-error")).toMatch(/not the admin token/);
@@ -142,5 +155,31 @@ describe("the console", () => {
     expect(after.versions.find((v) => v.active)).toMatchObject({ note: "MQL from 30 points" });
     expect(after.versions.some((v) => v.version === before.active && !v.active)).toBe(true);
     expect(await page.locator(`#rules-versions tr[data-version="${after.active}"]`).textContent()).toContain("active");
+  });
+
+  it("takes sales' verdict on the lead and shows the rules' precision", async () => {
+    const { page } = browser;
+    await page.goto(`${stack.base}/console/#/lead/${ids.ana}`);
+    await page.click("button.good");
+    await expect.poll(() => page.textContent("#verdicts")).toMatch(/accepted as MQL by console/);
+    await page.click("nav a[data-view=feedback]");
+    await page.waitForSelector("#precision tr[data-rule=white-paper]");
+    expect(await page.textContent("#precision tr[data-rule=white-paper]")).toMatch(/1\s*0\s*100 %/);
+  });
+
+  it.each([
+    ["funnel", "#funnel-steps svg"],
+    ["ctas", "h1"],
+    ["webhooks", "#deliveries"],
+  ])("draws the %s page", async (view, selector) => {
+    const { page } = browser;
+    await page.click(`nav a[data-view=${view}]`);
+    await page.waitForSelector(`#view ${selector}`);
+    expect(await page.locator("#view .error[role=alert]").count()).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, `console-${view}.png`), fullPage: true });
+  });
+
+  it("raised no script error and no policy violation", () => {
+    expect(problems).toEqual([]);
   });
 });
