@@ -300,7 +300,7 @@ function reasonFor(label: string, e: EngineEvent): string {
     : e.type === "download" ? e.href
     : e.type === "custom" ? e.name
     : e.type === "identify" ? e.email
-    : e.type === "email_click" ? e.query?.utm_campaign ?? e.path
+    : e.type === "email_click" || e.type === "email_open" ? e.query?.utm_campaign ?? e.path
     : undefined;
   return detail ? `${label} (${detail})` : label;
 }

@@ -11,6 +11,7 @@ export const EVENT_TYPES = [
   "cta_click",
   "download",
   "email_click",
+  "email_open",
   "identify",
   "custom",
   "cta_impression",

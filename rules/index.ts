@@ -12,3 +12,4 @@ export { compileGlob, compileGlobs } from "./glob.js";
 export { toNumber } from "./compile-condition.js";
 export { normalizeEvent, type CapturedEvent } from "./normalize.js";
 export { simulate, compareSimulations, readEventLines, SimulationLineSchema, type SimulationLine, type SimulationResult } from "./simulate.js";
+export { compileAccounts, type AccountEngine, type AccountMember, type AccountState, type AccountUpdate } from "./account.js";

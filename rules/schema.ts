@@ -171,6 +171,41 @@ export const WebhookSchema = z.strictObject({
   on: WebhookTriggerSchema,
 });
 
+/**
+ * A condition on an account (the company its leads roll up into): an account score, how many of its
+ * people there are, how many gave a signal (a rule that counted for them), how many reached a stage.
+ */
+export type AccountCondition =
+  | { score: string; gte: number }
+  | { members: number }
+  | { signal: string; members?: number }
+  | { stage: string; members?: number }
+  | { all: AccountCondition[] }
+  | { any: AccountCondition[] }
+  | { not: AccountCondition };
+
+export const AccountConditionSchema: z.ZodMiniType<AccountCondition> = z.union([
+  z.strictObject({ score: Id, gte: z.number() }),
+  z.strictObject({ members: Int(1, 100000) }),
+  z.strictObject({ signal: Id, members: z.optional(Int(1, 100000)) }),
+  z.strictObject({ stage: Id, members: z.optional(Int(1, 100000)) }),
+  z.strictObject({ get all() { return z.array(AccountConditionSchema).check(z.minLength(1), z.maxLength(20)); } }),
+  z.strictObject({ get any() { return z.array(AccountConditionSchema).check(z.minLength(1), z.maxLength(20)); } }),
+  z.strictObject({ get not() { return AccountConditionSchema; } }),
+]);
+
+/**
+ * Accounts: leads with the same corporate email domain (or, for free-mail addresses, the same
+ * `company` trait) roll up into one account with its own scores (per group: `sum`, `max` or `avg`
+ * of its people's; by default `max` for a group named fit, `sum` for the others), its own ordered
+ * stages (only forward) and its own webhooks (`account.stage_entered`, `account.score_reached`).
+ */
+export const AccountsSchema = z.strictObject({
+  scores: z.optional(z.record(Id, z.enum(["sum", "max", "avg"]))),
+  stages: z.array(z.strictObject({ id: Id, label: z.optional(Text(80)), when: z.optional(AccountConditionSchema) })).check(z.minLength(2), z.maxLength(10)),
+  webhooks: z._default(z.array(WebhookSchema).check(z.maxLength(50)), []),
+});
+
 /** Site identity and privacy. */
 export const SiteSchema = z.strictObject({
   id: Id,
@@ -179,6 +214,12 @@ export const SiteSchema = z.strictObject({
     z.string().check(z.regex(/^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i, "expected an origin like https://www.example.com (no path, no trailing slash)")),
   ).check(z.minLength(1), z.maxLength(50)),
   consent: z._default(z.enum(["none", "required"]), "none"),
+  /**
+   * One lead across visits, devices and domains: visitors that identify with the same email become
+   * one lead, scored once over their merged history (needs the worker's IDENTITY_SECRET). Off unless
+   * set: linking a person's devices is a processing the site decides on.
+   */
+  stitch: z.optional(z.boolean()),
   privacy: z._default(
     z.strictObject({
       honorGpc: z._default(z.boolean(), true),
@@ -201,6 +242,7 @@ export const RulesDocumentSchema = z.strictObject({
   stages: z.array(StageSchema).check(z.minLength(2), z.maxLength(10)),
   ctas: z._default(z.array(CtaSchema).check(z.maxLength(100)), []),
   webhooks: z._default(z.array(WebhookSchema).check(z.maxLength(50)), []),
+  accounts: z.optional(AccountsSchema),
 });
 
 /** A validated rules document, defaults filled in. */
@@ -215,3 +257,4 @@ export type Variant = z.infer<typeof VariantSchema>;
 export type Webhook = z.infer<typeof WebhookSchema>;
 export type Cap = z.infer<typeof CapSchema>;
 export type Site = z.infer<typeof SiteSchema>;
+export type Accounts = z.infer<typeof AccountsSchema>;

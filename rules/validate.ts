@@ -180,10 +180,56 @@ function checkReferences(doc: unknown): RuleError[] {
       err(["webhooks", i, "on", "scoreReached", "score"], `unknown score "${reached.score}": expected one of ${[...scores].join(", ")}`);
     }
   });
+  if (isObj(doc.accounts)) checkAccounts(doc.accounts, scores, rules, stages, err);
   return errors;
 }
 
 type Report = (path: PropertyKey[], message: string) => void;
+
+function checkAccounts(accounts: Loose, scores: Set<string>, rules: string[], leadStages: string[], err: Report): void {
+  const stages = idsOf(accounts.stages);
+  const scoreIds = [...scores];
+  if (isObj(accounts.scores)) {
+    for (const g of Object.keys(accounts.scores)) {
+      if (g === "total" || !scores.has(g)) err(["accounts", "scores", g], `unknown group "${g}": expected one of ${scoreIds.filter((s) => s !== "total").join(", ")}`);
+    }
+  }
+  for (const section of ["stages", "webhooks"] as const) {
+    const seen = new Map<string, number>();
+    list(accounts[section]).forEach((item, i) => {
+      if (!isObj(item) || typeof item.id !== "string") return;
+      const first = seen.get(item.id);
+      if (first !== undefined) err(["accounts", section, i, "id"], `duplicate id "${item.id}" (first used at ${jsonPath(["accounts", section, first, "id"])})`);
+      else seen.set(item.id, i);
+    });
+  }
+  const check = (c: unknown, path: PropertyKey[]): void => {
+    if (!isObj(c)) return;
+    if (typeof c.score === "string" && !scores.has(c.score)) err([...path, "score"], `unknown score "${c.score}": expected one of ${scoreIds.join(", ")}`);
+    if (typeof c.signal === "string" && !rules.includes(c.signal)) err([...path, "signal"], `unknown rule "${c.signal}": a signal names a rule id`);
+    if (typeof c.stage === "string" && !leadStages.includes(c.stage)) err([...path, "stage"], `unknown stage "${c.stage}": expected one of the lead stages ${leadStages.join(", ")}`);
+    for (const key of ["all", "any"] as const) list(c[key]).forEach((sub, i) => check(sub, [...path, key, i]));
+    if (c.not !== undefined) check(c.not, [...path, "not"]);
+  };
+  list(accounts.stages).forEach((s, i) => {
+    if (!isObj(s)) return;
+    if (i === 0 && s.when !== undefined) err(["accounts", "stages", 0, "when"], "the first account stage is where every account starts: it takes no condition");
+    if (i > 0 && s.when === undefined) err(["accounts", "stages", i, "when"], "expected a condition: every account stage after the first needs one");
+    check(s.when, ["accounts", "stages", i, "when"]);
+  });
+  list(accounts.webhooks).forEach((w, i) => {
+    if (!isObj(w) || !isObj(w.on)) return;
+    list(w.on.stageEntered).forEach((s, j) => {
+      if (typeof s !== "string") return;
+      if (!stages.includes(s)) err(["accounts", "webhooks", i, "on", "stageEntered", j], `unknown account stage "${s}": expected one of ${stages.join(", ")}`);
+      else if (s === stages[0]) err(["accounts", "webhooks", i, "on", "stageEntered", j], `"${s}" is the first account stage: no account enters it`);
+    });
+    const reached = w.on.scoreReached;
+    if (isObj(reached) && typeof reached.score === "string" && !scores.has(reached.score)) {
+      err(["accounts", "webhooks", i, "on", "scoreReached", "score"], `unknown score "${reached.score}": expected one of ${scoreIds.join(", ")}`);
+    }
+  });
+}
 
 function checkCondition(c: unknown, path: PropertyKey[], err: Report): void {
   if (!isObj(c)) return;

@@ -9,6 +9,7 @@ import { createMiddleware } from "hono/factory";
 import { parseRules } from "../rules/index.js";
 import type { Env } from "./env.js";
 import { ApiError } from "./errors.js";
+import { eraseLead } from "./identity/erase.js";
 import { forgetRules, getEngine, rulesKey } from "./rules-cache.js";
 
 /** Largest rules document accepted. */
@@ -95,6 +96,9 @@ admin.delete("/v1/admin/sites/:site/visitors/:id", async (c) => {
   const site = siteParam(c.req.param("site"));
   const visitor = visitorParam(c.req.param("id"));
   const stub = c.env.VISITOR.get(c.env.VISITOR.idFromName(`${site}:${visitor}`));
+  // A visitor that is part of a lead is one of a person's browsers: erasing it erases the person everywhere.
+  const lead = await stub.lead();
+  if (lead) return c.json({ erased: true, site, visitor, lead: await eraseLead(c.env, site, lead.key, Date.now()) });
   const erased = await stub.erase();
   return c.json({ erased, site, visitor });
 });

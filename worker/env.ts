@@ -1,4 +1,6 @@
 /** Bindings, variables and secrets the worker runs with (see wrangler.toml). */
+import type { AccountObject } from "./identity/account-object.js";
+import type { LeadObject } from "./identity/lead-object.js";
 import type { VisitorObject } from "./visitor-object.js";
 
 export interface Env {
@@ -6,6 +8,10 @@ export interface Env {
   RULES: KVNamespace;
   /** One Durable Object per (site, visitor): score, stage, ledger, outbox. */
   VISITOR: DurableObjectNamespace<VisitorObject>;
+  /** One Durable Object per (site, lead): a person across visitors, keyed by a keyed hash of the email (worker/identity/). */
+  LEAD: DurableObjectNamespace<LeadObject>;
+  /** One Durable Object per (site, account): the company its leads roll up into. */
+  ACCOUNT: DurableObjectNamespace<AccountObject>;
   /** Requests per visitor (key `v:<site>:<visitor>`). */
   VISITOR_RATE: RateLimit;
   /** Requests per client IP (key `ip:<address>`). */

@@ -7,11 +7,15 @@ import { admin } from "./admin.js";
 import { adminWebhooks } from "./admin-webhooks.js";
 import { collect } from "./collect.js";
 import { consoleApi } from "./console/routes.js";
+import { identityAdmin } from "./identity/admin-routes.js";
+import { identity } from "./identity/routes.js";
 import { selfView } from "./self-view.js";
 import type { Env } from "./env.js";
 import { ApiError, onError } from "./errors.js";
 
 export { VisitorObject } from "./visitor-object.js";
+export { LeadObject } from "./identity/lead-object.js";
+export { AccountObject } from "./identity/account-object.js";
 export type { Env } from "./env.js";
 
 const app = new Hono<{ Bindings: Env }>();
@@ -21,6 +25,8 @@ app.route("/", collect);
 app.route("/", admin);
 app.route("/", adminWebhooks);
 app.route("/", consoleApi);
+app.route("/", identity);
+app.route("/", identityAdmin);
 app.route("/", selfView);
 app.notFound((c) => onError(new ApiError(404, "not_found", `no route ${c.req.method} ${c.req.path}`), c));
 

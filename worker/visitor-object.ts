@@ -9,6 +9,9 @@ import { DurableObject } from "cloudflare:workers";
 import type { EngineEvent, Engine, LedgerEntry, VisitorState, WebhookDue, StageChange, Explanation } from "../rules/index.js";
 import { forgetInIndex, reportAll, reportAroundDelivery, scheduleReport } from "./console/index-writer.js";
 import type { Env } from "./env.js";
+import { belongsToLead, forwardToLead, leadLink } from "./identity/forward.js";
+import { leadId } from "./identity/lead-object.js";
+import { USED_TOKENS_DDL, useOnce } from "./identity/once.js";
 import { getEngine } from "./rules-cache.js";
 import { ATTEMPTS_DDL, deadLetterKey, deliverDue, listOutbox, requeue, SEND_TIMEOUT_MS, type OutboxMessage } from "./webhooks/deliver.js";
 import type { WebhookPayload } from "./webhooks/templates.js";
@@ -88,6 +91,7 @@ export class VisitorObject extends DurableObject<Env> {
         created_at INTEGER NOT NULL, next_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
         status TEXT NOT NULL DEFAULT 'pending', last_error TEXT);
       ${ATTEMPTS_DDL}
+      ${USED_TOKENS_DDL}
     `);
   }
 
@@ -101,6 +105,7 @@ export class VisitorObject extends DurableObject<Env> {
       let { state, profile } = this.load(engine, input.site, input.visitor);
       const profileBefore = JSON.stringify(profile);
       const stateBefore = state;
+      const dues: (() => boolean)[] = [];
       for (const { event, capturedAt } of input.events) {
         ack.push(event.id);
         const { id, ...body } = event;
@@ -111,15 +116,20 @@ export class VisitorObject extends DurableObject<Env> {
         state = result.state;
         for (const e of result.entries) this.insertLedger(e);
         profile = touch(profile, event, input.now);
-        for (const due of result.webhooks) if (this.enqueue(engine, due, state, profile, result.transitions, event, input)) enqueued++;
+        const [s, p] = [state, profile];
+        for (const due of result.webhooks) dues.push(() => this.enqueue(engine, due, s, p, result.transitions, event, input));
       }
+      // A visitor that is, or with this batch becomes, part of a lead leaves its webhooks to the lead (identity/forward.ts).
+      if (!belongsToLead(this.sql, this.env, state, engine.rules.site.stitch === true)) for (const write of dues) if (write()) enqueued++;
       if (state !== stateBefore) this.sql.exec("INSERT OR REPLACE INTO kv (k, v) VALUES ('state', ?)", JSON.stringify(state));
       if (JSON.stringify(profile) !== profileBefore) this.sql.exec("INSERT OR REPLACE INTO kv (k, v) VALUES ('profile', ?)", JSON.stringify(profile));
       this.cached = { state, profile };
       return { state };
     });
     if (enqueued > 0) await this.scheduleDelivery(input.now);
+    const lead = await forwardToLead(this.sql, this.env, { ...input, page: input.page ?? this.cached?.profile.lastPage }, state, engine.rules.site.stitch === true);
     await scheduleReport(this.ctx.storage, input.site, input.now); // the console's index, batched (console/index-writer.ts)
+    if (lead) return { ack, visitor: { stage: lead.stage, score: lead.score }, actions: lead.actions };
     const scores = engine.scores(state, input.now);
     const page = input.page ?? this.cached?.profile.lastPage ?? "/";
     const actions: WireAction[] = engine.ctas(state, { path: page }, input.now);
@@ -186,6 +196,17 @@ export class VisitorObject extends DurableObject<Env> {
   /** Reports the visitor to the console's index now (`rebuild`: everything again); answers whether it all got there. */
   async reportIndex(rebuild = false): Promise<boolean> {
     return reportAll(this.ctx.storage, this.env, rebuild);
+  }
+
+  /** The id of the lead this visitor is part of, or null. */
+  async lead(): Promise<{ id: string; key: string } | null> {
+    const link = leadLink(this.sql);
+    return link ? { id: leadId(link.key), key: link.key } : null;
+  }
+
+  /** Uses a single-use token's nonce (a cross-domain hand-off of this visitor); false when it was used before. */
+  async useToken(n: string, expS: number, now: number): Promise<boolean> {
+    return useOnce(this.sql, n, expS, now);
   }
 
   /** Erases everything stored about the visitor, pending webhooks included. Answers whether anything existed. */

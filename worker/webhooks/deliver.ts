@@ -24,6 +24,17 @@ export const BUSY_RETRY_MS = 1_000;
 const ERROR_BODY_MAX_CHARS = 200;
 const USER_AGENT = "mql-edge-webhooks/1";
 
+/**
+ * The outbox table, as every object that sends webhooks creates it (the visitor object, the lead and
+ * account objects): one row per message, `key` the idempotency key of the stage change it reports.
+ */
+export const OUTBOX_DDL = `
+  CREATE TABLE IF NOT EXISTS outbox (
+    id TEXT PRIMARY KEY, key TEXT NOT NULL UNIQUE, webhook TEXT NOT NULL, target TEXT NOT NULL, payload TEXT NOT NULL,
+    created_at INTEGER NOT NULL, next_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'pending', last_error TEXT);
+`;
+
 /** The attempts table, created with the outbox. */
 export const ATTEMPTS_DDL = `
   CREATE TABLE IF NOT EXISTS outbox_attempts (

@@ -7,7 +7,8 @@ import type { TemplateName } from "./targets.js";
 
 /** The generic payload written to the outbox with the stage change (see visitor-object.ts). */
 export interface WebhookPayload {
-  type: "visitor.stage_entered" | "visitor.score_reached";
+  /** `visitor.*` for a visitor or a lead (a person), `account.*` for a company (worker/identity/account-object.ts). */
+  type: "visitor.stage_entered" | "visitor.score_reached" | "account.stage_entered" | "account.score_reached";
   timestamp: string;
   data: {
     site: string;
@@ -29,6 +30,10 @@ export interface WebhookPayload {
     explanation: { rule: string; description?: string; times: number; points: number }[];
     page: { path: string | null; url: string | null };
     event: string;
+    /** Set when the message is about a lead: one person across visitors (`visitor.id` is then the lead id). */
+    lead?: { id: string; visitors: string[]; account: string | null };
+    /** Set on `account.*` messages: the company and its people (`visitor` then describes the account). */
+    account?: { id: string; name: string; members: number };
   };
 }
 

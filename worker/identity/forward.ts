@@ -1,0 +1,116 @@
+/**
+ * How a visitor object joins a lead and feeds it. Once the visitor has an email (an identify call,
+ * a form, an email link it landed from) and the identity secret is set, it computes its lead key
+ * and keeps a pointer `lead` = { key, email, cursor } in its own storage. After every batch it sends
+ * the lead every stored event past `cursor` (the events table's rowid), then moves the cursor: at
+ * least once (a failed send is sent again after the next batch), and the lead stores each event id
+ * once, so each event is scored once. The first send carries the visitor's whole history and the
+ * stage webhooks it already sent, which the lead will not send again.
+ */
+import type { VisitorState } from "../../rules/index.js";
+import type { Env } from "../env.js";
+import { identitySecret, leadKeyOf, normaliseEmail } from "./keys.js";
+import { leadName, type LeadAnswer, type LeadEvent } from "./lead-object.js";
+
+/** A visitor's pointer to its lead. */
+export interface LeadLink {
+  key: string;
+  email: string;
+  /** Rowid of the last event the lead acknowledged. */
+  cursor: number;
+}
+
+/** Events sent to the lead per call (a long history goes over several). */
+const FORWARD_CHUNK = 2000;
+
+/** The visitor's lead pointer, if it has one. */
+export function leadLink(sql: SqlStorage): LeadLink | undefined {
+  const row = sql.exec("SELECT v FROM kv WHERE k = 'lead'").toArray()[0];
+  return row ? (JSON.parse(String(row.v)) as LeadLink) : undefined;
+}
+
+/**
+ * Whether the visitor's webhooks are the lead's business: it is linked, or its state now names an
+ * address it will be linked by. Decided inside the batch's transaction, so that the stage changes
+ * of the batch that identifies a visitor are announced once, by the lead.
+ */
+export function belongsToLead(sql: SqlStorage, env: Env, state: VisitorState, stitch: boolean): boolean {
+  if (!stitch) return false;
+  if (leadLink(sql) !== undefined) return true;
+  const email = state.identity.email;
+  return identitySecret(env) !== undefined && email !== undefined && normaliseEmail(email) !== undefined;
+}
+
+/** The lead's object. */
+export function leadStub(env: Env, site: string, key: string) {
+  return env.LEAD.get(env.LEAD.idFromName(leadName(site, key)));
+}
+
+/** The forward in progress per visitor object: one at a time, each next one from the cursor the last one left. */
+const running = new WeakMap<SqlStorage, Promise<unknown>>();
+
+/**
+ * Links the visitor when it has an address, then sends the lead its events past the cursor.
+ * Answers the lead's view (stage, scores, CTAs), or undefined when the site does not stitch, the
+ * visitor has no lead, or the lead could not be reached (the visitor's own view stands; the events
+ * go with the next batch). Forwards of one visitor run one after the other, so a burst of batches
+ * sends each event about once instead of the whole history per batch.
+ */
+export function forwardToLead(
+  sql: SqlStorage, env: Env, input: { site: string; visitor: string; page: string | undefined; now: number }, state: VisitorState, stitch: boolean,
+): Promise<LeadAnswer | undefined> {
+  if (!stitch) return Promise.resolve(undefined);
+  const run = (running.get(sql) ?? Promise.resolve()).then(() => forwardNow(sql, env, input, state));
+  running.set(sql, run.catch(() => undefined));
+  return run;
+}
+
+async function forwardNow(
+  sql: SqlStorage, env: Env, input: { site: string; visitor: string; page: string | undefined; now: number }, state: VisitorState,
+): Promise<LeadAnswer | undefined> {
+  const secret = identitySecret(env);
+  if (secret === undefined) return undefined;
+  let link = leadLink(sql);
+  if (link === undefined) {
+    const email = state.identity.email;
+    const key = email === undefined ? undefined : await leadKeyOf(secret, input.site, email);
+    if (email === undefined || key === undefined) return undefined;
+    link = { key, email, cursor: 0 };
+    // The first address wins: a visitor belongs to one lead (a shared browser calls reset() between people).
+    sql.exec("INSERT OR IGNORE INTO kv (k, v) VALUES ('lead', ?)", JSON.stringify(link));
+    link = leadLink(sql)!;
+  }
+  const announced = link.cursor === 0 ? announcedStages(sql) : [];
+  const stub = leadStub(env, input.site, link.key);
+  let answer: LeadAnswer | undefined;
+  try {
+    let cursor = link.cursor;
+    do {
+      const rows = sql.exec("SELECT rowid AS r, id, captured_at, received_at, body FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?", cursor, FORWARD_CHUNK).toArray();
+      const events: LeadEvent[] = rows.map((r) => ({
+        event: { id: String(r.id), ...JSON.parse(String(r.body)) }, capturedAt: Number(r.captured_at), receivedAt: Number(r.received_at),
+      }));
+      answer = await stub.ingest({ site: input.site, lead: link.key, email: link.email, visitor: input.visitor, events, announced, ...(input.page ? { page: input.page } : {}), now: input.now });
+      if (rows.length === 0) break;
+      cursor = Number(rows[rows.length - 1]!.r);
+      const current = leadLink(sql);
+      // Another batch may have moved the cursor further meanwhile: it only moves forward.
+      if (current && cursor > current.cursor) sql.exec("UPDATE kv SET v = ? WHERE k = 'lead'", JSON.stringify({ ...current, cursor }));
+      if (rows.length < FORWARD_CHUNK) break;
+    } while (true);
+  } catch (e) {
+    console.error(`visitor ${input.site}:${input.visitor}: lead unreachable, events kept for the next batch: ${(e as Error).message}`);
+    return undefined;
+  }
+  return answer;
+}
+
+/** Stage webhooks the visitor wrote to its own outbox before it was linked. */
+function announcedStages(sql: SqlStorage): { webhook: string; stage: string }[] {
+  const out: { webhook: string; stage: string }[] = [];
+  for (const r of sql.exec("SELECT webhook, payload FROM outbox").toArray()) {
+    const to = (JSON.parse(String(r.payload)) as { data?: { stage?: { to?: string } } }).data?.stage?.to;
+    if (typeof to === "string") out.push({ webhook: String(r.webhook), stage: to });
+  }
+  return out;
+}

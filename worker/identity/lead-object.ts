@@ -1,0 +1,408 @@
+/**
+ * One Durable Object per (site, lead): a person across browsers, devices and domains. Its name is
+ * the keyed hash of the person's normalised email (keys.ts), never the address.
+ *
+ * Visitor objects stay the writers of their own events (dedup, acknowledgement); once a visitor
+ * is identified it is linked here and forwards every event it stores (at least once, from a cursor:
+ * see `VisitorObject.forwardToLead`). This object keeps the union of its visitors' events, each once
+ * (the primary key is the event id, stamped at capture), and scores them with the site's engine in
+ * time order (received time, then capture time, then id). An event that arrives in order is applied
+ * on top of the state; one older than the last applied (a second device linked with its past) makes
+ * the lead replay its whole history, so the result is exactly what one device sending the same events
+ * at the same times would have got: a capped rule hit on two devices counts once.
+ *
+ * Stages never move backwards on a merge (a replay that ends lower keeps the stage the lead had; a
+ * demotion rule still demotes). Webhooks: each (webhook, stage) is announced once per lead, ever:
+ * the `announced` table holds what this lead, or one of its visitors before it was linked, already
+ * sent; outbox rows are written in the same transaction as the state, delivered by this object's
+ * alarm with the shared code of worker/webhooks/.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { normalizeEvent, type Engine, type EngineEvent, type LedgerEntry, type VisitorState, type WebhookDue, type StageChange, type Explanation } from "../../rules/index.js";
+import type { Env } from "../env.js";
+import { getEngine } from "../rules-cache.js";
+import { ATTEMPTS_DDL, OUTBOX_DDL, deadLetterKey, deliverDue, listOutbox, requeue, SEND_TIMEOUT_MS, type OutboxMessage } from "../webhooks/deliver.js";
+import type { WebhookPayload } from "../webhooks/templates.js";
+import type { FirstTouch } from "../visitor-object.js";
+import type { WireAction } from "../wire.js";
+import { accountOf, accountStub, type MemberReport } from "./accounts.js";
+import { normaliseEmail } from "./keys.js";
+import { USED_TOKENS_DDL, useOnce } from "./once.js";
+
+/** An event as a lead receives it: with the time its visitor received it (the time it is scored at). */
+export interface LeadEvent {
+  event: EngineEvent;
+  capturedAt: number;
+  receivedAt: number;
+}
+
+/** Events for a lead, from a linked visitor or from an email signal. */
+export interface LeadInput {
+  site: string;
+  /** The lead key (keys.ts `leadKeyOf`). */
+  lead: string;
+  /** The address the lead was first identified with; later ones do not replace it. */
+  email: string;
+  /** The visitor the events come from (linked on first contact); absent for email signals. */
+  visitor?: string;
+  events: LeadEvent[];
+  /** Stage webhooks the visitor sent before it was linked: never sent again for the lead. */
+  announced?: { webhook: string; stage: string }[];
+  /** Path the CTAs are chosen for. */
+  page?: string;
+  now: number;
+}
+
+/** What a lead answers: its stage, scores and the CTAs for the page. */
+export interface LeadAnswer {
+  lead: string;
+  stage: string;
+  score: { fit: number; engagement: number; total: number } & Record<string, number>;
+  actions: WireAction[];
+}
+
+/** The admin view of a lead. */
+export interface LeadSnapshot {
+  site: string;
+  lead: string;
+  email: string | null;
+  stage: string;
+  scores: Record<string, number>;
+  identity: VisitorState["identity"];
+  visitors: string[];
+  account: string | null;
+  events: number;
+  firstSeen: number | null;
+  lastSeen: number | null;
+  explanation: Explanation;
+  outbox: { id: string; webhook: string; status: string; attempts: number }[];
+}
+
+/** What erasing a lead removed, for the caller to follow (its visitors, its account). */
+export interface LeadErased {
+  existed: boolean;
+  site: string | null;
+  visitors: string[];
+  account: string | null;
+}
+
+/** The public id of a lead. */
+export const leadId = (key: string) => `ld_${key}`;
+/** The Durable Object name of a lead. */
+export const leadName = (site: string, key: string) => `${site}:lead:${key}`;
+
+const WEBHOOK_EXPLANATION_MAX = 10;
+const DELIVERY_LEASE_MS = 4 * SEND_TIMEOUT_MS;
+
+type SortKey = [number, number, string];
+type Row = Record<string, SqlStorageValue>;
+
+const before = (a: SortKey, b: SortKey) => a[0] - b[0] || a[1] - b[1] || (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0);
+
+export class LeadObject extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private delivering: Promise<void> = Promise.resolve();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.migrate();
+  }
+
+  private migrate(): void {
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS members (visitor TEXT PRIMARY KEY, linked_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS events (
+        id TEXT PRIMARY KEY, visitor TEXT, type TEXT NOT NULL, captured_at INTEGER NOT NULL, received_at INTEGER NOT NULL, body TEXT NOT NULL);
+      CREATE INDEX IF NOT EXISTS events_order ON events (received_at, captured_at, id);
+      CREATE TABLE IF NOT EXISTS ledger (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, at INTEGER NOT NULL, rule TEXT NOT NULL,
+        grp TEXT NOT NULL, points REAL NOT NULL, reason TEXT NOT NULL, version TEXT NOT NULL, half_life REAL);
+      CREATE TABLE IF NOT EXISTS announced (key TEXT PRIMARY KEY);
+      ${OUTBOX_DDL}
+      ${ATTEMPTS_DDL}
+      ${USED_TOKENS_DDL}
+    `);
+  }
+
+  private get(k: string): string | undefined {
+    const row = this.sql.exec("SELECT v FROM kv WHERE k = ?", k).toArray()[0];
+    return row ? String(row.v) : undefined;
+  }
+
+  private put(k: string, v: string): void {
+    this.sql.exec("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", k, v);
+  }
+
+  /** Records the lead's address (first one wins) so email signals can name it; answers the lead id. */
+  async register(site: string, key: string, email: string): Promise<string> {
+    this.ctx.storage.transactionSync(() => {
+      this.put("site", site);
+      this.put("key", key);
+      if (this.get("email") === undefined) this.put("email", email);
+    });
+    return leadId(key);
+  }
+
+  /** The lead's address, or null when it was never registered nor identified. */
+  async address(): Promise<string | null> {
+    return this.get("email") ?? null;
+  }
+
+  /** Uses a single-use token's nonce; false when it was used before. */
+  async useToken(n: string, expS: number, now: number): Promise<boolean> {
+    return useOnce(this.sql, n, expS, now);
+  }
+
+  /**
+   * Records an email open or click of the lead's own. The event carries the lead's address (the
+   * recipient is who opened or clicked), so a lead known only from a mailing is identified by it.
+   * Answers false when the lead has no address (it was never registered).
+   */
+  async signal(input: { site: string; lead: string; kind: "open" | "click"; campaign: string; url?: string; id: string; now: number }): Promise<boolean> {
+    const email = this.get("email");
+    if (email === undefined) return false;
+    const captured = { id: input.id, type: input.kind === "open" ? "email_open" as const : "email_click" as const, email, props: { campaign: input.campaign }, ...(input.url ? { url: input.url } : {}) };
+    const event = normalizeEvent(captured);
+    event.query = { utm_medium: "email", utm_campaign: input.campaign, ...event.query };
+    await this.ingest({ site: input.site, lead: input.lead, email, events: [{ event, capturedAt: input.now, receivedAt: input.now }], now: input.now });
+    return true;
+  }
+
+  /** Stores and scores events (each once, in time order); answers the lead's stage, scores and CTAs. */
+  async ingest(input: LeadInput): Promise<LeadAnswer> {
+    const engine = await getEngine(this.env.RULES, input.site, input.now);
+    if (!engine) throw new Error(`site ${input.site} has no rules`);
+    const id = leadId(input.lead);
+    let enqueued = 0;
+    const state = this.ctx.storage.transactionSync(() => {
+      this.put("site", input.site);
+      this.put("key", input.lead);
+      if (this.get("email") === undefined) this.put("email", input.email);
+      const own = normaliseEmail(this.get("email")!);
+      if (input.visitor !== undefined) this.sql.exec("INSERT OR IGNORE INTO members (visitor, linked_at) VALUES (?, ?)", input.visitor, input.now);
+      for (const a of input.announced ?? []) this.sql.exec("INSERT OR IGNORE INTO announced (key) VALUES (?)", `${a.webhook}:${a.stage}`);
+
+      const fresh: { key: SortKey; event: EngineEvent }[] = [];
+      for (const { event, capturedAt, receivedAt } of input.events) {
+        const scored = ownEmailOnly(event, own);
+        const { id: eventId, ...body } = scored;
+        const stored = this.sql.exec("INSERT OR IGNORE INTO events (id, visitor, type, captured_at, received_at, body) VALUES (?, ?, ?, ?, ?, ?)",
+          eventId, input.visitor ?? null, event.type, capturedAt, receivedAt, JSON.stringify(body));
+        if (stored.rowsWritten > 0) fresh.push({ key: [receivedAt, capturedAt, eventId], event: scored });
+      }
+      const previous = this.loadState(engine, id);
+      if (fresh.length === 0) return previous;
+
+      const cursorText = this.get("cursor");
+      const cursor = cursorText === undefined ? null : (JSON.parse(cursorText) as SortKey);
+      const inOrder = cursor === null || fresh.every((f) => before(f.key, cursor) > 0);
+      let todo: { key: SortKey; event: EngineEvent }[];
+      let state: VisitorState;
+      if (inOrder) {
+        todo = fresh.sort((a, b) => before(a.key, b.key));
+        state = previous;
+      } else {
+        // An event older than the last one applied: the whole history again, from scratch.
+        todo = this.sql.exec("SELECT id, captured_at, received_at, body FROM events ORDER BY received_at, captured_at, id").toArray()
+          .map((r) => ({ key: [Number(r.received_at), Number(r.captured_at), String(r.id)] as SortKey, event: { id: String(r.id), ...JSON.parse(String(r.body)) } as EngineEvent }));
+        state = engine.initialState(id);
+        this.sql.exec("DELETE FROM ledger");
+        this.sql.exec("DELETE FROM kv WHERE k = 'first_touch'");
+      }
+      const dues: { due: WebhookDue; transitions: StageChange[]; event: EngineEvent }[] = [];
+      let firstTouch = this.get("first_touch");
+      for (const { key, event } of todo) {
+        const result = engine.apply(state, event, key[0]);
+        state = result.state;
+        for (const e of result.entries) this.insertLedger(e);
+        for (const due of result.webhooks) dues.push({ due, transitions: result.transitions, event });
+        if (firstTouch === undefined && event.type === "page_view" && event.path !== undefined) {
+          firstTouch = JSON.stringify(touchOf(event, key[0]));
+          this.put("first_touch", firstTouch);
+        }
+      }
+      const stageIds = engine.rules.stages.map((s) => s.id);
+      if (!inOrder && stageIds.indexOf(state.stage) < stageIds.indexOf(previous.stage)) {
+        // A merge never moves a lead backwards: it keeps the stage (and the story of it) it had.
+        state = { ...state, stage: previous.stage, stageHistory: previous.stageHistory };
+      }
+      this.put("state", JSON.stringify(state));
+      this.put("cursor", JSON.stringify(todo[todo.length - 1]!.key));
+      for (const d of dues) if (this.enqueue(engine, input.site, id, d.due, state, d.transitions, d.event, input.now)) enqueued++;
+      return state;
+    });
+    if (enqueued > 0) await this.scheduleDelivery(input.now);
+    await this.rollUp(engine, input.site, state, input.now);
+    const scores = engine.scores(state, input.now);
+    return {
+      lead: id, stage: state.stage,
+      score: { ...scores, fit: scores.fit ?? 0, engagement: scores.engagement ?? 0, total: scores.total ?? 0 },
+      actions: engine.ctas(state, { path: input.page ?? "/" }, input.now),
+    };
+  }
+
+  /**
+   * Reports the lead to its account (the company of its corporate email domain, or its `company`
+   * trait); moves it when that changes. A failed report is retried on the lead's next event: the
+   * account keeps each member's latest report only, so a late one is harmless.
+   */
+  private async rollUp(engine: Engine, site: string, state: VisitorState, now: number): Promise<void> {
+    if (engine.rules.accounts === undefined) return;
+    const account = accountOf(state.identity);
+    const was = this.get("account");
+    const key = this.get("key")!;
+    const report: MemberReport = {
+      lead: key, scores: engine.scores(state, now),
+      signals: Object.fromEntries(Object.entries(state.counts).map(([rule, c]) => [rule, c.n])),
+      stage: state.stage, email: this.get("email") ?? null, at: now,
+    };
+    try {
+      if (was !== undefined && was !== account?.key) await accountStub(this.env, site, was).remove(site, key, now);
+      if (account !== undefined) await accountStub(this.env, site, account.key).report(site, account, report, now);
+      if (account === undefined) this.sql.exec("DELETE FROM kv WHERE k = 'account'");
+      else this.put("account", account.key);
+    } catch (e) {
+      console.error(`lead ${site}:${key}: account report failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** The lead's state, scores, visitors and the explanation of every point; null for an unknown lead. */
+  async snapshot(now: number): Promise<LeadSnapshot | null> {
+    const site = this.get("site");
+    if (site === undefined) return null;
+    const engine = await getEngine(this.env.RULES, site, now);
+    if (!engine) throw new Error(`site ${site} has no rules`);
+    const key = this.get("key")!;
+    const state = this.loadState(engine, leadId(key));
+    const ledger = this.sql.exec("SELECT * FROM ledger ORDER BY seq").toArray().map(ledgerFromRow);
+    return {
+      site, lead: leadId(key), email: this.get("email") ?? null, stage: state.stage, scores: engine.scores(state, now),
+      identity: state.identity, visitors: this.members(), account: this.get("account") ?? null,
+      events: Number(this.sql.exec("SELECT count(*) AS n FROM events").one().n), firstSeen: state.firstSeen, lastSeen: state.lastSeen,
+      explanation: engine.explain(state, ledger, now),
+      outbox: listOutbox(this.sql).map((m) => ({ id: m.id, webhook: m.webhook, status: m.status, attempts: m.attempts })),
+    };
+  }
+
+  /** Every webhook message of the lead with every try; null for an unknown lead. */
+  async webhooks(): Promise<OutboxMessage[] | null> {
+    return this.get("site") === undefined ? null : listOutbox(this.sql);
+  }
+
+  /** Queues a dead letter again, same webhook-id; says why not when it is not one. */
+  async replay(msgId: string): Promise<"unknown" | "not_dead" | OutboxMessage> {
+    const refused = await requeue(this.sql, this.env, msgId);
+    if (refused) return refused;
+    await this.scheduleDelivery(Date.now());
+    return listOutbox(this.sql).find((m) => m.id === msgId)!;
+  }
+
+  /** Erases the lead's storage; answers its visitors and account so the caller erases those too. */
+  async erase(): Promise<LeadErased> {
+    const site = this.get("site") ?? null;
+    const out: LeadErased = { existed: site !== null, site, visitors: this.members(), account: this.get("account") ?? null };
+    const dead = this.sql.exec("SELECT id FROM outbox WHERE status = 'dead'").toArray();
+    if (site !== null) for (const row of dead) await this.env.RULES.delete(deadLetterKey(site, String(row.id)));
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.migrate();
+    return out;
+  }
+
+  /** Delivers due webhooks (same code and guarantees as the visitor object's alarm). */
+  override async alarm(): Promise<void> {
+    const run = this.delivering.then(() => this.deliverNow());
+    this.delivering = run.catch(() => undefined);
+    await run;
+  }
+
+  private async deliverNow(): Promise<void> {
+    await this.ctx.storage.setAlarm(Date.now() + DELIVERY_LEASE_MS);
+    const next = await deliverDue(this.sql, this.env);
+    if (next === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(next);
+  }
+
+  private async scheduleDelivery(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  private members(): string[] {
+    return this.sql.exec("SELECT visitor FROM members ORDER BY linked_at, visitor").toArray().map((r) => String(r.visitor));
+  }
+
+  private loadState(engine: Engine, id: string): VisitorState {
+    const text = this.get("state");
+    return text === undefined ? engine.initialState(id) : (JSON.parse(text) as VisitorState);
+  }
+
+  private insertLedger(e: LedgerEntry): void {
+    this.sql.exec("INSERT INTO ledger (event, at, rule, grp, points, reason, version, half_life) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      e.event, e.at, e.rule, e.group, e.points, e.reason, e.version, e.halfLifeDays ?? null);
+  }
+
+  /** Writes the outbox row of a webhook due unless this lead already announced it; answers whether it is new. */
+  private enqueue(engine: Engine, site: string, id: string, due: WebhookDue, state: VisitorState, transitions: StageChange[], event: EngineEvent, now: number): boolean {
+    const key = due.trigger === "stage_entered" ? `${due.webhook}:${due.stage}` : `${due.webhook}:score:${due.score!.name}:${due.score!.threshold}`;
+    if (this.sql.exec("INSERT OR IGNORE INTO announced (key) VALUES (?)", key).rowsWritten === 0) return false;
+    const transition = transitions.find((t) => t.to === due.stage);
+    const ledger = this.sql.exec("SELECT * FROM ledger ORDER BY seq").toArray().map(ledgerFromRow);
+    const explanation = engine.explain(state, ledger, now);
+    const firstTouch = this.get("first_touch");
+    const payload: WebhookPayload = {
+      type: due.trigger === "stage_entered" ? "visitor.stage_entered" : "visitor.score_reached",
+      timestamp: new Date(now).toISOString(),
+      data: {
+        site, webhook: due.webhook, rulesVersion: engine.version,
+        visitor: {
+          id, stage: state.stage, scores: explanation.scores, email: state.identity.email ?? this.get("email") ?? null,
+          emailKind: state.identity.kind ?? null, traits: state.identity.traits, firstSeen: state.firstSeen, lastSeen: state.lastSeen,
+          firstTouch: firstTouch === undefined ? null : (JSON.parse(firstTouch) as FirstTouch),
+        },
+        ...(due.trigger === "stage_entered"
+          ? { stage: { from: transition?.from ?? null, to: due.stage ?? state.stage, reason: transition?.reason ?? null, skipped: transition?.skipped ?? [] } }
+          : { score: due.score }),
+        explanation: explanation.rules.slice(0, WEBHOOK_EXPLANATION_MAX).map((r) => ({ rule: r.rule, description: r.description, times: r.times, points: r.now })),
+        page: { path: event.path ?? null, url: event.url ?? null },
+        event: event.id,
+        lead: { id, visitors: this.members(), account: this.get("account") ?? null },
+      },
+    };
+    const msg = `msg_${crypto.randomUUID().replace(/-/g, "")}`;
+    return this.sql.exec("INSERT OR IGNORE INTO outbox (id, key, webhook, target, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      msg, `lead:${key}`, due.webhook, due.target, JSON.stringify(payload), now, now).rowsWritten > 0;
+  }
+}
+
+/**
+ * The event as the lead scores it: an address other than the lead's own (a second person typing
+ * theirs on a shared browser) is not the lead's identity, so it is dropped; the rest of the event counts.
+ */
+function ownEmailOnly(event: EngineEvent, own: string | undefined): EngineEvent {
+  if (event.email === undefined || normaliseEmail(event.email) === own) return event;
+  const { email: _other, ...rest } = event;
+  return rest;
+}
+
+function touchOf(event: EngineEvent, at: number): FirstTouch {
+  const ft: FirstTouch = { at };
+  if (event.path !== undefined) ft.path = event.path;
+  if (event.referrerHost) ft.referrerHost = event.referrerHost;
+  const q = event.query;
+  if (q?.utm_source) ft.source = q.utm_source;
+  if (q?.utm_medium) ft.medium = q.utm_medium;
+  if (q?.utm_campaign) ft.campaign = q.utm_campaign;
+  return ft;
+}
+
+function ledgerFromRow(r: Row): LedgerEntry {
+  const e: LedgerEntry = {
+    event: String(r.event), at: Number(r.at), rule: String(r.rule), group: String(r.grp),
+    points: Number(r.points), reason: String(r.reason), version: String(r.version),
+  };
+  if (r.half_life !== null && r.half_life !== undefined) e.halfLifeDays = Number(r.half_life);
+  return e;
+}
