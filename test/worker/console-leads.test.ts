@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { SELF } from "cloudflare:test";
 import { adminFetch, collectOk, pageView, uid, visitorStub, type ErrorResponse } from "./support/client.js";
 import { consoleSite, getJson, indexRows, play, reported } from "./console-support.js";
-import { INDEX_FLUSH_DELAY_MS } from "../../worker/console/index-writer.js";
+import { INDEX_EVENTS_PER_REPORT, INDEX_FLUSH_DELAY_MS } from "../../worker/console/index-writer.js";
 import type { Lead } from "../../worker/console/leads.js";
 
 interface List { total: number; leads: Lead[]; stages: { id: string }[] }
@@ -76,6 +76,17 @@ describe("the index", () => {
       if (row === null) await new Promise((r) => setTimeout(r, 100));
     }
     expect(row).toEqual({ landing: "/alarm-only" });
+  });
+
+  it("reports a visitor with more events than one report carries, all of them", async () => {
+    const v = uid("v");
+    const total = INDEX_EVENTS_PER_REPORT * 2 + 10;
+    for (let i = 0; i < total; i += 50) {
+      await collectOk(v, Array.from({ length: Math.min(50, total - i) }, (_, k) => pageView(`/page-${i + k}`, {}, origin)), { site, origin });
+    }
+    await reported(site, v);
+    expect(await env.INDEX!.prepare("SELECT count(*) AS n FROM lead_events WHERE site = ? AND visitor = ?").bind(site, v).first("n")).toBe(total);
+    expect(await env.INDEX!.prepare("SELECT events FROM leads WHERE site = ? AND visitor = ?").bind(site, v).first("events")).toBe(total);
   });
 
   it("reports a visitor's events once however often it reports", async () => {

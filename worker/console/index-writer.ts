@@ -24,8 +24,10 @@ import { withIndex } from "./schema.js";
 export const INDEX_FLUSH_DELAY_MS = 1_000;
 /** Wait before retrying a report D1 refused. */
 export const INDEX_RETRY_MS = 30_000;
-/** Events sent per report; a visitor with more is reported over several alarms. */
-export const INDEX_EVENTS_PER_REPORT = 400;
+/** Events sent per report (17 statements); a visitor with more is reported over several. */
+export const INDEX_EVENTS_PER_REPORT = 200;
+/** Most bound parameters in one D1 statement. */
+const D1_PARAMS_MAX = 100;
 
 /** KV key that lists a visitor for rebuilds (the index itself may be what was lost). */
 export const registryKey = (site: string, visitor: string) => `visitors:${site}:${visitor}`;
@@ -66,11 +68,13 @@ export async function reportToIndex(storage: DurableObjectStorage, env: Env, now
   const profile = JSON.parse(kvGet(sql, "profile") ?? "{}") as Profile;
   const site = profile.site ?? kvGet(sql, "index_site");
   if (!site) return null;
-  const cursor = rebuild ? 0 : Number(kvGet(sql, "index_cursor") ?? 0);
+  // A rebuild starts over: the next reports resend everything from the first event.
+  if (rebuild) sql.exec("DELETE FROM kv WHERE k IN ('index_cursor', 'index_mark')");
+  const cursor = Number(kvGet(sql, "index_cursor") ?? 0);
   const maxRow = Number(sql.exec("SELECT coalesce(max(rowid), 0) AS n FROM events").one().n);
   const outboxSig = String(sql.exec("SELECT count(*) || ':' || coalesce(sum(attempts), 0) || ':' || coalesce(group_concat(status), '') AS s FROM outbox").one().s);
   const mark = `${maxRow}|${outboxSig}`;
-  if (!rebuild && kvGet(sql, "index_mark") === mark) return null;
+  if (kvGet(sql, "index_mark") === mark) return null;
 
   const events = sql.exec("SELECT rowid AS r, id, type, received_at, body FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?", cursor, INDEX_EVENTS_PER_REPORT).toArray();
   const lastRow = events.length > 0 ? Number(events[events.length - 1]!.r) : cursor;
@@ -84,12 +88,12 @@ export async function reportToIndex(storage: DurableObjectStorage, env: Env, now
     const db = env.INDEX;
     await withIndex(db, () => db.batch([
       leadUpsert(db, site, state, profile, scores, ruleTotals, now),
-      ...stageEntries(state, stageOrder).map(([stage, at]) =>
-        db.prepare("INSERT INTO lead_stages (site, visitor, stage, at) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET at = min(at, excluded.at)").bind(site, state.visitor, stage, at)),
-      ...events.map((e) => eventInsert(db, site, state.visitor, e)),
-      ...outbox.map((m) => db.prepare(`INSERT INTO deliveries (site, id, visitor, webhook, target, status, attempts, created_at, last_error)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET status = excluded.status, attempts = excluded.attempts, last_error = excluded.last_error`)
-        .bind(site, String(m.id), state.visitor, String(m.webhook), String(m.target), String(m.status), Number(m.attempts), Number(m.created_at), m.last_error ?? null)),
+      ...rowsInsert(db, "INSERT INTO lead_stages (site, visitor, stage, at)", "ON CONFLICT DO UPDATE SET at = min(at, excluded.at)",
+        stageEntries(state, stageOrder).map(([stage, at]) => [site, state.visitor, stage, at])),
+      ...rowsInsert(db, "INSERT OR IGNORE INTO lead_events (site, visitor, id, type, at, cta, variant, body)", "", events.map((e) => eventRow(site, state.visitor, e))),
+      ...rowsInsert(db, "INSERT INTO deliveries (site, id, visitor, webhook, target, status, attempts, created_at, last_error)",
+        "ON CONFLICT DO UPDATE SET status = excluded.status, attempts = excluded.attempts, last_error = excluded.last_error",
+        outbox.map((m) => [site, String(m.id), state.visitor, String(m.webhook), String(m.target), String(m.status), Number(m.attempts), Number(m.created_at), m.last_error ?? null])),
     ]));
     if (kvGet(sql, "index_registered") === undefined) {
       await env.RULES.put(registryKey(site, state.visitor), "", { metadata: { firstSeen: state.firstSeen } });
@@ -154,7 +158,7 @@ function leadUpsert(db: D1Database, site: string, state: VisitorState, profile: 
   );
 }
 
-function eventInsert(db: D1Database, site: string, visitor: string, e: Row): D1PreparedStatement {
+function eventRow(site: string, visitor: string, e: Row): unknown[] {
   const type = String(e.type);
   let cta: string | null = null;
   let variant: string | null = null;
@@ -163,8 +167,24 @@ function eventInsert(db: D1Database, site: string, visitor: string, e: Row): D1P
     cta = body.element ?? null;
     variant = typeof body.props?.variant === "string" ? body.props.variant : null;
   }
-  return db.prepare("INSERT OR IGNORE INTO lead_events (site, visitor, id, type, at, cta, variant, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-    .bind(site, visitor, String(e.id), type, Number(e.received_at), cta, variant, String(e.body));
+  return [site, visitor, String(e.id), type, Number(e.received_at), cta, variant, String(e.body)];
+}
+
+/**
+ * Multi-row INSERTs of `rows`, as few statements as D1's 100 bound parameters allow: a report
+ * stays within the queries one invocation may make (50 on the free plan).
+ */
+function rowsInsert(db: D1Database, head: string, tail: string, rows: unknown[][]): D1PreparedStatement[] {
+  if (rows.length === 0) return [];
+  const width = rows[0]!.length;
+  const per = Math.floor(D1_PARAMS_MAX / width);
+  const out: D1PreparedStatement[] = [];
+  for (let i = 0; i < rows.length; i += per) {
+    const chunk = rows.slice(i, i + per);
+    const values = chunk.map(() => `(${Array(width).fill("?").join(", ")})`).join(", ");
+    out.push(db.prepare(`${head} VALUES ${values} ${tail}`).bind(...chunk.flat()));
+  }
+  return out;
 }
 
 
