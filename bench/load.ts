@@ -1,0 +1,250 @@
+/**
+ * `npm run bench:load`: 30 s of collect traffic at a fixed rate on workerd directly (the
+ * `wrangler deploy --dry-run` bundle run through Miniflare's API, no wrangler dev proxy), across
+ * 10,000 visitors, then a check of every visitor: its final scores and stage, as the worker reports
+ * them, must equal the rules engine replayed offline on the events the worker acknowledged.
+ *
+ * Like a page of the snippet, each visitor has at most one batch in flight, so the order it sent
+ * its batches is the order they were applied and the replay is exact. The bench rules are the
+ * demo's without time in them (no decay, caps counted ever rather than per day), so scores read at
+ * the end do not depend on when they are read.
+ *
+ * Locally workerd keeps every live visitor object's SQLite files open (three descriptors each) and
+ * this machine allows 20,000 per process: the visitors are split over several workerd processes
+ * of at most 4,000 each (`LOAD_SHARD_VISITORS`). Requests go to 127.0.0.1 only; the loop is bounded
+ * by the duration and by `MAX_IN_FLIGHT` (a tick that finds that many requests open skips, and the
+ * skips are reported).
+ * Knobs: LOAD_RATE (req/s, default 500), LOAD_SECONDS (30), LOAD_VISITORS (10000).
+ * Last line: bench:load rate=<req/s> seconds=<s> visitors=<n> requests=<n> 5xx=<n> p50_ms=<ms> p99_ms=<ms> exact=<n>/<n>
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Miniflare } from "miniflare";
+import { compile, normalizeEvent, parseRules, type Engine } from "../rules/index.js";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const RATE = Number(process.env.LOAD_RATE ?? 500);
+const SECONDS = Number(process.env.LOAD_SECONDS ?? 30);
+const VISITORS = Number(process.env.LOAD_VISITORS ?? 10_000);
+const SHARD_VISITORS = Number(process.env.LOAD_SHARD_VISITORS ?? 4_000);
+const MAX_IN_FLIGHT = 512;
+const TICK_MS = 5;
+const ORIGIN = "https://www.load.example";
+const COMPAT_DATE = "2026-04-01";
+const ADMIN = "load-admin";
+const UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
+
+function bundle(dir: string): string {
+  const run = spawnSync(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--minify", "--outdir", dir], {
+    cwd: ROOT, encoding: "utf8",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true", XDG_CONFIG_HOME: join(dir, "config") },
+  });
+  if (run.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${run.stderr}`);
+  return join(dir, "index.js");
+}
+
+/** The demo rules for site "load", without decay and with every cap counted ever. */
+function loadRules(): Record<string, any> {
+  const demo = JSON.parse(readFileSync(join(ROOT, "rules/demo.json"), "utf8"));
+  return {
+    ...demo,
+    site: { ...demo.site, id: "load", origins: [ORIGIN] },
+    groups: demo.groups.map(({ decay: _d, inactivity: _i, ...g }: Record<string, unknown>) => g),
+    rules: demo.rules.map(({ decay: _d, ...r }: Record<string, any>) => (r.cap ? { ...r, cap: { times: r.cap.times } } : r)),
+  };
+}
+
+const PATHS = ["/", "/product", "/pricing", "/customers/acme-logistics", "/blog/what-is-an-mql", "/resources/lead-scoring-benchmark", "/careers/designer", "/webinar", "/demo"];
+let seq = 0;
+const rand = (n: number) => Math.floor(Math.random() * n);
+
+type Ev = Record<string, unknown> & { id: string; ts: number };
+
+/** One batch: 1 to 4 events, mostly page views, sometimes a CTA click, a form, an identify. */
+function batch(): Ev[] {
+  const events: Ev[] = [];
+  for (let n = 1 + rand(4), i = 0; i < n; i++) {
+    const id = `ld-${process.pid}-${(seq++).toString(36).padStart(8, "0")}`;
+    const path = PATHS[rand(PATHS.length)]!;
+    const roll = rand(20);
+    const ts = Date.now();
+    if (roll < 13) events.push({ id, type: "page_view", ts, url: `${ORIGIN}${path}${roll == 0 ? "?utm_source=newsletter&utm_medium=email" : ""}`, title: "Northwind" });
+    else if (roll < 16) events.push({ id, type: "cta_click", ts, url: `${ORIGIN}${path}`, element: "demo-hero" });
+    else if (roll < 18) events.push({ id, type: "form_submit", ts, url: `${ORIGIN}/resources/lead-scoring-benchmark`, form: { id: rand(2) ? "white-paper" : "webinar" }, fields: { job_title: "Head of Growth", company_size: "51-200" }, email: `lead${rand(1e6)}@${rand(3) ? "corp.example" : "gmail.com"}` });
+    else events.push({ id, type: "identify", ts, email: `p${rand(1e6)}@corp.example`, traits: { job_title: rand(2) ? "VP Marketing" : "Analyst", company_size: 400 } });
+  }
+  return events;
+}
+
+async function crmSink(): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => res.writeHead(204).end());
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const address = server.address();
+  return { server, url: `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/hooks/crm` };
+}
+
+interface Visitor {
+  id: string;
+  shard: number;
+  busy: boolean;
+  /** Events of every acknowledged batch, in the order sent (one batch in flight at a time). */
+  acked: Ev[];
+  /** Batches whose outcome is unknown (an error or no answer): the replay cannot be exact for them. */
+  unknown: number;
+}
+
+const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0);
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "mql-load-"));
+  const cleanup = [dir];
+  const instances: Miniflare[] = [];
+  let crm: Server | undefined;
+  try {
+    const script = bundle(dir);
+    const rules = loadRules();
+    const parsed = parseRules(rules);
+    if (!parsed.ok) throw new Error(`bench rules are invalid: ${JSON.stringify(parsed.errors)}`);
+    const engine: Engine = compile(parsed.rules);
+    const sink = await crmSink();
+    crm = sink.server;
+
+    // The identity objects (leads, accounts) are bound when the worker has them.
+    const code = readFileSync(script, "utf8");
+    const objects: Record<string, { className: string; useSQLite: true }> = { VISITOR: { className: "VisitorObject", useSQLite: true } };
+    if (code.includes("LeadObject")) objects.LEAD = { className: "LeadObject", useSQLite: true };
+    if (code.includes("AccountObject")) objects.ACCOUNT = { className: "AccountObject", useSQLite: true };
+    const shards = Math.ceil(VISITORS / SHARD_VISITORS);
+    const urls: string[] = [];
+    for (let s = 0; s < shards; s++) {
+      const store = existsSync("/dev/shm") ? mkdtempSync("/dev/shm/mql-load-do-") : join(dir, `do-${s}`);
+      cleanup.push(store);
+      const mf = new Miniflare({
+        modules: true, modulesRoot: dir, scriptPath: script, compatibilityDate: COMPAT_DATE, host: "127.0.0.1",
+        kvNamespaces: ["RULES"],
+        durableObjects: objects,
+        ratelimits: { IP_RATE: { simple: { limit: 1_000_000_000, period: 60 } }, VISITOR_RATE: { simple: { limit: 1_000_000_000, period: 60 } } },
+        bindings: { ADMIN_TOKEN: ADMIN, WEBHOOK_ALLOW_LOCAL: "true" },
+        durableObjectsPersist: store,
+      });
+      instances.push(mf);
+      const url = await mf.ready;
+      if (url.hostname !== "127.0.0.1") throw new Error(`workerd listens on ${url.hostname}, not 127.0.0.1`);
+      const kv = await mf.getKVNamespace("RULES");
+      await kv.put("rules:load", JSON.stringify(rules));
+      await kv.put("targets:load", JSON.stringify({ targets: [{ id: "crm", url: sink.url, template: "json", secret: `whsec_${Buffer.alloc(32, 7).toString("base64")}` }] }));
+      urls.push(url.origin);
+    }
+    console.log(`workerd: ${shards} process(es), ${VISITORS} visitors, ${RATE} req/s for ${SECONDS} s`);
+
+    const visitors: Visitor[] = Array.from({ length: VISITORS }, (_, i) => ({ id: `load-visitor-${i.toString().padStart(6, "0")}`, shard: Math.floor(i / SHARD_VISITORS), busy: false, acked: [], unknown: 0 }));
+    const statuses = new Map<string, number>();
+    const latencies: number[] = [];
+    let inFlight = 0;
+    let sent = 0;
+    let skipped = 0;
+    let cursor = 0;
+
+    const send = async (v: Visitor) => {
+      const events = batch();
+      v.busy = true;
+      inFlight++;
+      const started = performance.now();
+      let key = "error";
+      try {
+        const res = await fetch(`${urls[v.shard]}/v1/collect`, {
+          method: "POST",
+          headers: { "content-type": "text/plain;charset=UTF-8", origin: ORIGIN, "user-agent": UA, "cf-connecting-ip": `10.0.${v.shard}.1` },
+          body: JSON.stringify({ site: "load", visitor: v.id, page: "/pricing", events }),
+          signal: AbortSignal.timeout(30_000),
+        });
+        key = String(res.status);
+        const body = (await res.json()) as { ack?: string[] };
+        if (res.status === 200 && body.ack?.length === events.length) v.acked.push(...events);
+        else v.unknown++;
+      } catch {
+        v.unknown++;
+      } finally {
+        latencies.push(performance.now() - started);
+        statuses.set(key, (statuses.get(key) ?? 0) + 1);
+        v.busy = false;
+        inFlight--;
+      }
+    };
+
+    // A fixed rate: every tick sends what the clock says is due, to the next visitors not busy.
+    const start = performance.now();
+    const pending: Promise<void>[] = [];
+    await new Promise<void>((done) => {
+      const timer = setInterval(() => {
+        const elapsed = performance.now() - start;
+        const due = Math.min(Math.floor((elapsed / 1000) * RATE), RATE * SECONDS);
+        while (sent + skipped < due) {
+          if (inFlight >= MAX_IN_FLIGHT) {
+            skipped++;
+            continue;
+          }
+          let v = visitors[cursor++ % VISITORS]!;
+          for (let tries = 0; v.busy && tries < VISITORS; tries++) v = visitors[cursor++ % VISITORS]!;
+          if (v.busy) {
+            skipped++;
+            continue;
+          }
+          sent++;
+          pending.push(send(v));
+        }
+        if (elapsed >= SECONDS * 1000) {
+          clearInterval(timer);
+          done();
+        }
+      }, TICK_MS);
+    });
+    await Promise.all(pending);
+    const wall = (performance.now() - start) / 1000;
+    latencies.sort((a, b) => a - b);
+    const fiveXx = [...statuses].filter(([s]) => /^5/.test(s)).reduce((n, [, c]) => n + c, 0);
+    console.log(`sent ${sent} batches in ${wall.toFixed(1)} s (${Math.round(sent / wall)} req/s), skipped ${skipped} (in-flight cap ${MAX_IN_FLIGHT}); statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+    const [p50, p99, max] = [percentile(latencies, 50), percentile(latencies, 99), latencies.at(-1) ?? 0].map((x) => x.toFixed(1));
+    console.log(`latency: p50 ${p50} ms, p99 ${p99} ms, max ${max} ms`);
+
+    // Every visitor: the worker's scores and stage against the engine replayed offline.
+    const now = Date.now();
+    let exact = 0;
+    let checked = 0;
+    const mismatches: string[] = [];
+    let next = 0;
+    const check = async () => {
+      for (let i = next++; i < VISITORS; i = next++) {
+        const v = visitors[i]!;
+        if (v.acked.length === 0 && v.unknown === 0) continue;
+        checked++;
+        let state = engine.initialState(v.id);
+        for (const { ts: _ts, ...captured } of v.acked) state = engine.apply(state, normalizeEvent(captured as never), now).state;
+        const expected = { stage: state.stage, scores: engine.scores(state, now) };
+        const res = await fetch(`${urls[v.shard]}/v1/admin/sites/load/visitors/${v.id}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+        const got = (await res.json()) as { stage?: string; scores?: Record<string, number> };
+        const same = res.status === 200 && got.stage === expected.stage && JSON.stringify(got.scores) === JSON.stringify(expected.scores);
+        if (same && v.unknown === 0) exact++;
+        else if (mismatches.length < 5) mismatches.push(`${v.id}: worker ${res.status} ${JSON.stringify(got).slice(0, 160)}; offline ${JSON.stringify(expected)}; unknown batches ${v.unknown}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, check));
+    const covered = visitors.filter((v) => v.acked.length > 0).length;
+    console.log(`visitors with events: ${covered} of ${VISITORS}; scores and stage equal to the offline replay: ${exact} of ${checked}`);
+    for (const m of mismatches) console.log(`  mismatch ${m}`);
+    console.log(`bench:load rate=${RATE} seconds=${SECONDS} visitors=${VISITORS} requests=${sent} 5xx=${fiveXx} p50_ms=${p50} p99_ms=${p99} exact=${exact}/${checked}`);
+    if (fiveXx > 0 || exact !== checked) process.exitCode = 1;
+  } finally {
+    for (const mf of instances) await mf.dispose().catch(() => {});
+    crm?.close();
+    for (const d of cleanup) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+await main();
