@@ -9,7 +9,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { EngineEvent, Engine, LedgerEntry, VisitorState, WebhookDue, StageChange, Explanation } from "../rules/index.js";
 import { forgetInIndex, reportAll, reportAroundDelivery, scheduleReport } from "./console/index-writer.js";
 import type { Env } from "./env.js";
-import { belongsToLead, forwardToLead, leadLink } from "./identity/forward.js";
+import { belongsToLead, forwardPending, forwardToLead, leadLink } from "./identity/forward.js";
 import { leadId } from "./identity/lead-object.js";
 import { USED_TOKENS_DDL, useOnce } from "./identity/once.js";
 import { getEngine } from "./rules-cache.js";
@@ -127,7 +127,7 @@ export class VisitorObject extends DurableObject<Env> {
       return { state };
     });
     if (enqueued > 0) await this.scheduleDelivery(input.now);
-    const lead = await forwardToLead(this.sql, this.env, { ...input, page: input.page ?? this.cached?.profile.lastPage }, state, engine.rules.site.stitch === true);
+    const lead = await forwardToLead(this.ctx.storage, this.env, { ...input, page: input.page ?? this.cached?.profile.lastPage }, state, engine.rules.site.stitch === true);
     await scheduleReport(this.ctx.storage, input.site, input.now); // the console's index, batched (console/index-writer.ts)
     if (lead) return { ack, visitor: { stage: lead.stage, score: lead.score }, actions: lead.actions };
     const scores = engine.scores(state, input.now);
@@ -164,6 +164,17 @@ export class VisitorObject extends DurableObject<Env> {
     const run = this.delivering.then(() => this.deliverNow());
     this.delivering = run.catch(() => undefined);
     await run;
+    await this.forwardPending();
+  }
+
+  /** Sends the lead the events it could not take at collect time (identity/forward.ts); a failure sets the alarm again. */
+  private async forwardPending(): Promise<void> {
+    if (!forwardPending(this.sql)) return;
+    const site = leadLink(this.sql)!.site;
+    const engine = await getEngine(this.env.RULES, site);
+    if (!engine) return;
+    const { state } = this.load(engine, site, "");
+    await forwardToLead(this.ctx.storage, this.env, { site, visitor: state.visitor, page: undefined, now: Date.now() }, state, engine.rules.site.stitch === true);
   }
 
   private async deliverNow(): Promise<void> {

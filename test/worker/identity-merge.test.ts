@@ -2,9 +2,12 @@
  * One lead across devices: two visitors that identify with the same address become one lead whose
  * score is the one a single device would have reached with the same events, each event scored once.
  */
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { leadKeyOf } from "../../worker/identity/keys.js";
+import { leadName } from "../../worker/identity/lead-object.js";
 import { collectOk, event, pageView, storedRows, uid, visitorStub } from "./support/client.js";
-import { byRule, identitySite, leadByEmail } from "./support/identity.js";
+import { byRule, IDENTITY_SECRET, identitySite, leadByEmail } from "./support/identity.js";
 
 const identify = (email: string) => event("identify", { email });
 
@@ -88,5 +91,30 @@ describe("two devices of one person", () => {
     expect(lead.identity.email).toBe("first@hooli.example");
     expect(byRule(lead.explanation.rules).pricing).toEqual([1, 10]);
     expect(await leadByEmail(site, "second@hooli.example")).toBeNull();
+  });
+});
+
+describe("a lead that cannot take events", () => {
+  it("gets them later from the visitor's alarm, each once, while the visitor answers with its own view", async () => {
+    const { site, origin } = await identitySite();
+    const a = uid("v");
+    await collectOk(a, [identify("cy@wayne.example")], { site, origin });
+    const key = (await leadKeyOf(IDENTITY_SECRET, site, "cy@wayne.example"))!;
+    const lead = env.LEAD.get(env.LEAD.idFromName(leadName(site, key)));
+    const state = await runInDurableObject(lead, (_, s) => String(s.storage.sql.exec("SELECT v FROM kv WHERE k = 'state'").one().v));
+    // The lead's state unreadable: every ingest fails until it is repaired.
+    await runInDurableObject(lead, (_, s) => void s.storage.sql.exec("UPDATE kv SET v = 'not json' WHERE k = 'state'"));
+    const answer = await collectOk(a, [pageView("/pricing", {}, origin), pageView("/customers/w", {}, origin)], { site, origin });
+    expect(answer.visitor.score.total).toBe(15 + 1 + 10 + 1 + 5);
+    const alarm = await runInDurableObject(visitorStub(site, a), (_, s) => s.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+
+    await runInDurableObject(lead, (_, s) => void s.storage.sql.exec("UPDATE kv SET v = ? WHERE k = 'state'", state));
+    await runDurableObjectAlarm(visitorStub(site, a));
+    const after = (await leadByEmail(site, "cy@wayne.example"))!;
+    expect(after.events).toBe(3);
+    expect(after.scores.total).toBe(15 + 1 + 10 + 1 + 5);
+    await runDurableObjectAlarm(visitorStub(site, a));
+    expect((await leadByEmail(site, "cy@wayne.example"))!.events).toBe(3);
   });
 });

@@ -14,6 +14,7 @@ import { leadName, type LeadAnswer, type LeadEvent } from "./lead-object.js";
 
 /** A visitor's pointer to its lead. */
 export interface LeadLink {
+  site: string;
   key: string;
   email: string;
   /** Rowid of the last event the lead acknowledged. */
@@ -22,6 +23,8 @@ export interface LeadLink {
 
 /** Events sent to the lead per call (a long history goes over several). */
 const FORWARD_CHUNK = 2000;
+/** When the lead could not take the events, the visitor's alarm tries again this much later. */
+export const FORWARD_RETRY_MS = 30_000;
 
 /** The visitor's lead pointer, if it has one. */
 export function leadLink(sql: SqlStorage): LeadLink | undefined {
@@ -52,22 +55,39 @@ const running = new WeakMap<SqlStorage, Promise<unknown>>();
 /**
  * Links the visitor when it has an address, then sends the lead its events past the cursor.
  * Answers the lead's view (stage, scores, CTAs), or undefined when the site does not stitch, the
- * visitor has no lead, or the lead could not be reached (the visitor's own view stands; the events
- * go with the next batch). Forwards of one visitor run one after the other, so a burst of batches
- * sends each event about once instead of the whole history per batch.
+ * visitor has no lead, or the lead could not be reached: the visitor's own view stands, and its
+ * alarm is set to send the events again (they also go with the next batch). Forwards of one visitor
+ * run one after the other, so a burst of batches sends each event about once instead of the whole
+ * history per batch.
  */
 export function forwardToLead(
-  sql: SqlStorage, env: Env, input: { site: string; visitor: string; page: string | undefined; now: number }, state: VisitorState, stitch: boolean,
+  storage: DurableObjectStorage, env: Env, input: { site: string; visitor: string; page: string | undefined; now: number }, state: VisitorState, stitch: boolean,
 ): Promise<LeadAnswer | undefined> {
   if (!stitch) return Promise.resolve(undefined);
-  const run = (running.get(sql) ?? Promise.resolve()).then(() => forwardNow(sql, env, input, state));
+  const sql = storage.sql;
+  const run = (running.get(sql) ?? Promise.resolve()).then(async () => {
+    const answer = await forwardNow(sql, env, input, state);
+    if (answer === "failed") {
+      const at = Date.now() + FORWARD_RETRY_MS;
+      const current = await storage.getAlarm();
+      if (current === null || current > at) await storage.setAlarm(at);
+      return undefined;
+    }
+    return answer;
+  });
   running.set(sql, run.catch(() => undefined));
   return run;
 }
 
+/** Whether the visitor has events its lead has not acknowledged (its alarm sends them). */
+export function forwardPending(sql: SqlStorage): boolean {
+  const link = leadLink(sql);
+  return link !== undefined && sql.exec("SELECT 1 FROM events WHERE rowid > ? LIMIT 1", link.cursor).toArray().length > 0;
+}
+
 async function forwardNow(
   sql: SqlStorage, env: Env, input: { site: string; visitor: string; page: string | undefined; now: number }, state: VisitorState,
-): Promise<LeadAnswer | undefined> {
+): Promise<LeadAnswer | undefined | "failed"> {
   const secret = identitySecret(env);
   if (secret === undefined) return undefined;
   let link = leadLink(sql);
@@ -75,7 +95,7 @@ async function forwardNow(
     const email = state.identity.email;
     const key = email === undefined ? undefined : await leadKeyOf(secret, input.site, email);
     if (email === undefined || key === undefined) return undefined;
-    link = { key, email, cursor: 0 };
+    link = { site: input.site, key, email, cursor: 0 };
     // The first address wins: a visitor belongs to one lead (a shared browser calls reset() between people).
     sql.exec("INSERT OR IGNORE INTO kv (k, v) VALUES ('lead', ?)", JSON.stringify(link));
     link = leadLink(sql)!;
@@ -99,8 +119,8 @@ async function forwardNow(
       if (rows.length < FORWARD_CHUNK) break;
     } while (true);
   } catch (e) {
-    console.error(`visitor ${input.site}:${input.visitor}: lead unreachable, events kept for the next batch: ${(e as Error).message}`);
-    return undefined;
+    console.error(`visitor ${input.site}:${input.visitor}: lead unreachable, events kept for a later try: ${(e as Error).message}`);
+    return "failed";
   }
   return answer;
 }
