@@ -1,0 +1,48 @@
+/**
+ * A lead's and an account's webhooks go out through the same delivery as a visitor's: signed,
+ * verified by the Node receiver with the standardwebhooks package, one message per stage.
+ */
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { accountStub } from "../../worker/identity/accounts.js";
+import { leadKeyOf } from "../../worker/identity/keys.js";
+import { leadName } from "../../worker/identity/lead-object.js";
+import { collectOk, event, pageView, uid } from "./support/client.js";
+import { IDENTITY_SECRET, identitySite } from "./support/identity.js";
+import { deliveries, hookUrl, putTarget, SECRET } from "./support/receiver-client.js";
+
+/** Makes every pending message of an object due and fires its alarm. */
+async function fire(stub: DurableObjectStub): Promise<void> {
+  await runInDurableObject(stub, async (_, state) => {
+    state.storage.sql.exec("UPDATE outbox SET next_at = 0 WHERE status = 'pending'");
+    await state.storage.setAlarm(Date.now() + 60_000);
+  });
+  await runDurableObjectAlarm(stub);
+}
+
+describe("webhooks of leads and accounts", () => {
+  it("deliver one signed message per lead stage across two devices, and the account's", async () => {
+    const name = uid("lead");
+    const { site, origin } = await identitySite({
+      accounts: { stages: [{ id: "cold" }, { id: "hot", when: { signal: "pricing" } }], webhooks: [{ id: "acct", target: "crm", on: { stageEntered: ["hot"] } }] },
+    });
+    expect((await putTarget(site, "crm", { url: hookUrl(name), template: "json", secret: SECRET })).status).toBe(201);
+    const [a, b] = [uid("v"), uid("v")];
+    await collectOk(a, [pageView("/pricing", {}, origin), event("identify", { email: "lu@acme.example" })], { site, origin });
+    await collectOk(b, [pageView("/customers/a", {}, origin), pageView("/customers/b", {}, origin), event("identify", { email: "lu@acme.example" })], { site, origin });
+
+    const key = (await leadKeyOf(IDENTITY_SECRET, site, "lu@acme.example"))!;
+    await fire(env.LEAD.get(env.LEAD.idFromName(leadName(site, key))));
+    await fire(accountStub(env, site, "acme.example"));
+    const got = await deliveries(name);
+    expect(got.every((d) => d.verified && d.answered === 204)).toBe(true);
+    const bodies = got.map((d) => d.body as { type: string; data: { visitor: { id: string }; stage: { to: string }; lead?: { visitors: string[] }; account?: { id: string } } });
+    // Objects deliver on their own alarms: the lead's messages are in order, the account's may come between.
+    expect(bodies.filter((d) => d.data.lead).map((d) => [d.type, d.data.stage.to])).toEqual([["visitor.stage_entered", "lead"], ["visitor.stage_entered", "mql"]]);
+    expect(bodies.filter((d) => d.data.account).map((d) => [d.type, d.data.stage.to])).toEqual([["account.stage_entered", "hot"]]);
+    expect(bodies).toHaveLength(3);
+    const mql = bodies.find((d) => d.data.stage.to === "mql")!;
+    expect(mql.data.visitor.id).toBe(`ld_${key}`);
+    expect(mql.data.lead!.visitors.sort()).toEqual([a, b].sort());
+  });
+});
