@@ -6,6 +6,11 @@
  *                                                    validate, then write to the RULES KV namespace
  *   npm run rules -- simulate FILE EVENTS.ndjson [--compare OTHER_RULES] [--json]
  *                                                    replay events: final scores and stages per visitor
+ *   npm run rules -- email-links --site ID --campaign ID --to EMAIL[,EMAIL...] [--link URL]... [--days N]
+ *                    [--endpoint URL] [--json]
+ *                                                    open and click links for a campaign's recipients, minted by
+ *                                                    the worker's admin API (ADMIN_TOKEN from the environment):
+ *                                                    the signing secret never leaves the worker
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -21,7 +26,11 @@ export const rulesKey = (site: string) => `rules:${site}`;
 const USAGE = `usage:
   rules check FILE
   rules push FILE [--site ID] [--remote] [--persist-to DIR]
-  rules simulate FILE EVENTS.ndjson [--compare OTHER_RULES] [--json]`;
+  rules simulate FILE EVENTS.ndjson [--compare OTHER_RULES] [--json]
+  rules email-links --site ID --campaign ID --to EMAIL[,EMAIL...] [--link URL]... [--days N] [--endpoint URL] [--json]`;
+
+/** Where `email-links` reaches the worker when no --endpoint is given (`npm start`). */
+export const LOCAL_ENDPOINT = "http://127.0.0.1:8787";
 
 class CliError extends Error {}
 
@@ -132,6 +141,73 @@ function simulateCommand(args: string[]): string {
   return out.join("\n");
 }
 
+/** Every value of a repeated option (`--link a --link b`), removed from `args`. */
+function options(args: string[], name: string): string[] {
+  const out: string[] = [];
+  for (let v = option(args, name); v !== undefined; v = option(args, name)) out.push(v);
+  return out;
+}
+
+/** The answer of `POST /v1/admin/sites/:site/email-tokens`. */
+interface EmailLinks {
+  campaign: string;
+  expiresAt: number;
+  recipients: { email: string; lead: string; open: string; links: { url: string; href: string }[] }[];
+}
+
+async function emailLinks(args: string[], env: Record<string, string | undefined>, fetcher: typeof fetch): Promise<string> {
+  const site = option(args, "--site");
+  const campaign = option(args, "--campaign");
+  const to = option(args, "--to");
+  const days = option(args, "--days");
+  const endpoint = (option(args, "--endpoint") ?? LOCAL_ENDPOINT).replace(/\/+$/, "");
+  const links = options(args, "--link");
+  const json = flag(args, "--json");
+  if (!site || !campaign || !to || args.length > 0) throw new CliError(USAGE);
+  const token = env.ADMIN_TOKEN;
+  if (!token) throw new CliError("set ADMIN_TOKEN to the worker's admin token");
+  const body = { campaign, recipients: to.split(",").map((e) => e.trim()).filter(Boolean), links, ...(days ? { days: Number(days) } : {}) };
+  let res: Response;
+  try {
+    res = await fetcher(`${endpoint}/v1/admin/sites/${encodeURIComponent(site)}/email-tokens`, {
+      method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new CliError(`${endpoint}: cannot reach the worker (${(e as Error).message})`);
+  }
+  const text = await res.text();
+  if (res.status !== 201) {
+    let detail = text;
+    try {
+      const error = (JSON.parse(text) as { error: { message: string; issues?: { path: string; message: string }[] } }).error;
+      detail = [error.message, ...(error.issues ?? []).map((i) => `  ${i.path}: ${i.message}`)].join("\n");
+    } catch { /* not JSON: shown as is */ }
+    throw new CliError(`the worker answered ${res.status}: ${detail}`);
+  }
+  if (json) return text;
+  const minted = JSON.parse(text) as EmailLinks;
+  const out = [`campaign ${minted.campaign}: ${minted.recipients.length} recipient(s), links valid until ${new Date(minted.expiresAt).toISOString()}`];
+  for (const r of minted.recipients) {
+    out.push(`${r.email} (${r.lead})`, `  open  ${r.open}`);
+    for (const l of r.links) out.push(`  link  ${l.url}`, `        ${l.href}`);
+  }
+  return out.join("\n");
+}
+
+/** Runs `email-links` (it calls the worker); resolves to the exit code. */
+export async function mainAsync(argv: string[], env: Record<string, string | undefined> = process.env, fetcher: typeof fetch = fetch): Promise<number> {
+  const [command, ...args] = argv;
+  if (command !== "email-links") return main(argv);
+  try {
+    console.log(await emailLinks(args, env, fetcher));
+    return 0;
+  } catch (e) {
+    if (!(e instanceof CliError)) throw e;
+    console.error(e.message);
+    return 1;
+  }
+}
+
 /** Runs the CLI; returns the exit code. */
 export function main(argv: string[]): number {
   const [command, ...args] = argv;
@@ -152,5 +228,5 @@ export function main(argv: string[]): number {
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, "/"))) {
-  process.exitCode = main(process.argv.slice(2));
+  void mainAsync(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }
