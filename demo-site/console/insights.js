@@ -3,16 +3,19 @@ import { api, h, when } from "./app.js";
 import { barChart } from "./charts.js";
 
 const pct = (r) => `${(r * 100).toFixed(r > 0 && r < 0.1 ? 1 : 0)} %`;
-let funnelDays = 30;
+/** The funnel's period: the last N days, or from/to dates (YYYY-MM-DD, `to` included). */
+const funnelPeriod = { days: 30, from: "", to: "" };
 
 /** Visitors -> leads -> MQL -> SQL for a period, and the MQL rate per channel and landing page. */
 export async function funnelView() {
-  const f = await api(`/funnel?days=${funnelDays}`);
-  const period = h("select", { id: "funnel-days", "aria-label": "period" }, [7, 30, 90, 365].map((d) => h("option", { value: d, selected: d === funnelDays }, `last ${d} days`)));
-  period.addEventListener("change", () => {
-    funnelDays = Number(period.value);
-    dispatchEvent(new HashChangeEvent("hashchange"));
-  });
+  const p = funnelPeriod;
+  const f = await api(p.from || p.to ? `/funnel?${new URLSearchParams({ ...(p.from ? { from: p.from } : {}), ...(p.to ? { to: p.to } : {}) })}` : `/funnel?days=${p.days}`);
+  const reload = () => dispatchEvent(new HashChangeEvent("hashchange"));
+  const period = h("select", { id: "funnel-days", "aria-label": "period" }, [7, 30, 90, 365].map((d) => h("option", { value: d, selected: !p.from && !p.to && d === p.days }, `last ${d} days`)));
+  period.addEventListener("change", () => Object.assign(p, { days: Number(period.value), from: "", to: "" }) && reload());
+  const from = h("input", { type: "date", "aria-label": "from", value: p.from });
+  const to = h("input", { type: "date", "aria-label": "to", value: p.to });
+  const apply = h("button", { type: "button", class: "secondary", onclick: () => Object.assign(p, { from: from.value, to: to.value }) && reload() }, "Apply dates");
   const target = f.target.toUpperCase();
   const breakdown = (dim, title) => {
     const rows = f.by[dim] || [];
@@ -25,7 +28,7 @@ export async function funnelView() {
   };
   return h("div", {},
     h("div", { class: "card" },
-      h("div", { class: "row" }, h("h1", { class: "title" }, "Funnel"), period),
+      h("div", { class: "row" }, h("h1", { class: "title" }, "Funnel"), period, "or from", from, "to", to, apply),
       h("p", { class: "muted" }, `Visitors first seen from ${when(f.from)} to ${when(f.to)}, and how far they went since. Channels and pages are ranked by the ${target} rate their numbers can be trusted for.`),
       h("div", { id: "funnel-steps" }, barChart(f.steps.map((s, i) => ({ label: s.label, values: [s.reached], note: i === 0 ? "" : `${pct(s.fromPrevious)} of previous, ${pct(s.fromTop)} of all` }))))),
     h("div", { class: "grid2" }, breakdown("source", `${target} rate by source`), breakdown("medium", `${target} rate by medium`)),

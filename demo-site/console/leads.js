@@ -75,6 +75,32 @@ export async function leadsView() {
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   }
 
+  /** Asks every visitor object to report everything again (after the index was lost), page by page. */
+  async function rebuild(ev) {
+    const button = ev.target;
+    const note = button.nextElementSibling;
+    button.disabled = true;
+    let cursor = null;
+    let rebuilt = 0;
+    const failed = [];
+    try {
+      do {
+        const r = await api(`/index/rebuild${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ""}`, { method: "POST" });
+        rebuilt += r.rebuilt;
+        failed.push(...r.failed);
+        cursor = r.cursor;
+        note.textContent = `${rebuilt} visitors reported again…`;
+      } while (cursor);
+      note.textContent = `${rebuilt} visitors reported again${failed.length ? `; ${failed.length} could not report (retry later)` : ""}.`;
+      await load();
+    } catch (e) {
+      note.textContent = e.message;
+    }
+    button.disabled = false;
+  }
+
+  root.append(h("p", { class: "muted row" }, "The list comes from the index, rebuilt from the visitors themselves if it is ever lost:",
+    h("button", { type: "button", class: "link", id: "rebuild", onclick: rebuild }, "rebuild the index"), h("span", { role: "status" })));
   await load();
   return root;
 }

@@ -179,6 +179,24 @@ describe("the console", () => {
     await page.screenshot({ path: join(ARTIFACTS, `console-${view}.png`), fullPage: true });
   });
 
+  it("narrows the funnel to dates before anyone came: nobody", async () => {
+    const { page } = browser;
+    await page.click("nav a[data-view=funnel]");
+    await page.waitForSelector("#funnel-steps svg");
+    await page.fill("input[aria-label=from]", "2020-01-01");
+    await page.fill("input[aria-label=to]", "2020-01-31");
+    await page.click("text=Apply dates");
+    await expect.poll(() => page.locator("#funnel-steps svg").getAttribute("aria-label")).toMatch(/^Visitor: 0;/);
+  });
+
+  it("rebuilds the index from the visitors on request", async () => {
+    const { page } = browser;
+    await page.click("nav a[data-view=leads]");
+    await page.click("#rebuild");
+    await expect.poll(() => page.textContent("#rebuild + [role=status]")).toMatch(/^\d+ visitors reported again\.$/);
+    expect(Number((await page.textContent("#rebuild + [role=status]"))!.split(" ")[0])).toBeGreaterThanOrEqual(3);
+  });
+
   it("raised no script error and no policy violation", () => {
     expect(problems).toEqual([]);
   });
