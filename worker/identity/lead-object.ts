@@ -176,6 +176,7 @@ export class LeadObject extends DurableObject<Env> {
     if (!engine) throw new Error(`site ${input.site} has no rules`);
     const id = leadId(input.lead);
     let enqueued = 0;
+    let changed = false;
     const state = this.ctx.storage.transactionSync(() => {
       this.put("site", input.site);
       this.put("key", input.lead);
@@ -194,6 +195,7 @@ export class LeadObject extends DurableObject<Env> {
       }
       const previous = this.loadState(engine, id);
       if (fresh.length === 0) return previous;
+      changed = true;
 
       const cursorText = this.get("cursor");
       const cursor = cursorText === undefined ? null : (JSON.parse(cursorText) as SortKey);
@@ -234,7 +236,7 @@ export class LeadObject extends DurableObject<Env> {
       return state;
     });
     if (enqueued > 0) await this.scheduleDelivery(input.now);
-    await this.rollUp(engine, input.site, state, input.now);
+    if (changed || this.get("account_due") !== undefined) await this.rollUp(engine, input.site, state, input.now);
     const scores = engine.scores(state, input.now);
     return {
       lead: id, stage: state.stage,
@@ -245,8 +247,9 @@ export class LeadObject extends DurableObject<Env> {
 
   /**
    * Reports the lead to its account (the company of its corporate email domain, or its `company`
-   * trait); moves it when that changes. A failed report is retried on the lead's next event: the
-   * account keeps each member's latest report only, so a late one is harmless.
+   * trait); moves it when that changes. Only after events changed the lead; a failed report is
+   * retried on the next call that reaches the lead: the account keeps each member's latest report
+   * only, so a late one is harmless.
    */
   private async rollUp(engine: Engine, site: string, state: VisitorState, now: number): Promise<void> {
     if (engine.rules.accounts === undefined) return;
@@ -263,7 +266,10 @@ export class LeadObject extends DurableObject<Env> {
       if (account !== undefined) await accountStub(this.env, site, account.key).report(site, account, report, now);
       if (account === undefined) this.sql.exec("DELETE FROM kv WHERE k = 'account'");
       else this.put("account", account.key);
+      this.sql.exec("DELETE FROM kv WHERE k = 'account_due'");
     } catch (e) {
+      // Reported again with the lead's next events (or the next time anything reaches it).
+      this.put("account_due", "1");
       console.error(`lead ${site}:${key}: account report failed: ${(e as Error).message}`);
     }
   }
