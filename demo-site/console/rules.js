@@ -113,7 +113,7 @@ export async function rulesView() {
       doc.version = r.version;
       textarea.value = JSON.stringify(doc, null, 2);
       paintGutter();
-      await loadVersions();
+      await loadVersions(undefined, { version: r.version, note, publishedAt: r.publishedAt, active: true });
     } catch (e) {
       if (e instanceof ApiError && e.issues.length) showErrors(e.issues);
       say("error", e.message);
@@ -133,8 +133,12 @@ export async function rulesView() {
     }
   }
 
-  async function loadVersions(data) {
+  /** Lists the versions; `published` is shown even if the history (KV, eventually consistent at the edge) does not list it yet. */
+  async function loadVersions(data, published) {
     const v = data || (await api("/rules/versions"));
+    if (published && !v.versions.some((x) => x.version === published.version)) {
+      v.versions = [published, ...v.versions.map((x) => ({ ...x, active: false }))];
+    }
     versionInput.value = nextVersion(v.versions.map((x) => x.version));
     versions.replaceChildren(h("table", { id: "rules-versions" },
       h("thead", {}, h("tr", {}, h("th", {}, "Version"), h("th", {}, "Note"), h("th", {}, "Published"), h("th", {}, ""))),
