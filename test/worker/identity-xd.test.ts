@@ -84,6 +84,17 @@ describe("a link to another of the site's domains", () => {
     expect(((await res.json()) as { error: { issues: { path: string }[] } }).error.issues[0]!.path).toBe(path);
   });
 
+  it.each([
+    ["a body that is not JSON", () => "{", 400, "invalid_json"],
+    ["no token", () => ({ site, visitor: uid("v") }), 400, "invalid_body"],
+    ["an unknown site", () => ({ site: "no-such-site", visitor: uid("v"), token: "a.b" }), 404, "unknown_site"],
+    ["a token that is not one", () => ({ site, visitor: uid("v"), token: "garbage" }), 400, "invalid_token"],
+  ])("redeems nothing for %s", async (_, make, status, code) => {
+    const res = await post("/v1/identity/continue", shop, make());
+    expect(res.status).toBe(status);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+  });
+
   it("issues no token to a page of another origin", async () => {
     const res = await post("/v1/identity/xd", "https://evil.example", { site, visitor: uid("v"), to: shop });
     expect(res.status).toBe(403);
