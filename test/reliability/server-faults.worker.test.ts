@@ -134,12 +134,12 @@ describe("a slow rules read while one visitor's batches interleave", () => {
     const kvProto = Object.getPrototypeOf(env.RULES) as KVNamespace;
     const realGet = kvProto.get;
     let slowed = 0;
-    // Every rules read of this site (the worker's and the visitor object's) takes 50-250 ms.
+    // Every rules read of this site (the worker's and the visitor object's) takes 40-80 ms.
     vi.spyOn(kvProto, "get").mockImplementation(function (this: KVNamespace, key: unknown, ...rest: unknown[]) {
       const read = (realGet as (...a: unknown[]) => Promise<unknown>).call(this, key, ...rest);
       if (key !== `rules:${s.site}`) return read as never;
       slowed++;
-      return new Promise((r) => setTimeout(r, 50 + ((slowed * 37) % 200))).then(() => read) as never;
+      return new Promise((r) => setTimeout(r, 40 + ((slowed * 17) % 40))).then(() => read) as never;
     });
     const sent: string[] = [];
     const launched: Promise<{ status: number; body: string }>[] = [];
