@@ -152,6 +152,27 @@ describe("email clicks", () => {
   });
 });
 
+describe("a scanner that drives a real browser", () => {
+  it("is recognised by following several links of one mail within seconds: only the first click counts", async () => {
+    const r = await recipient();
+    const first = await get(r.pricing);
+    expect(new URL(first.headers.get("location")!).searchParams.get("mql_t")).toBeTruthy();
+    const second = await get(r.calendar);
+    expect(second.status).toBe(302);
+    expect(second.headers.get("location")).toBe("https://calendar.example/book?with=sales");
+    expect(second.headers.get("x-mql-scanner")).toContain("link scanner");
+    expect(byRule((await leadByEmail(site, r.email))!.explanation.rules)).toEqual({ "email-click": [1, 5] });
+  });
+
+  it("is not suspected when a person clicks the same link twice", async () => {
+    const r = await recipient();
+    await get(r.pricing);
+    const again = await get(r.pricing);
+    expect(again.headers.get("x-mql-scanner")).toBeNull();
+    expect(new URL(again.headers.get("location")!).searchParams.get("mql_t")).toBeTruthy();
+  });
+});
+
 describe("minting email tokens", () => {
   it.each([
     ["no campaign", { recipients: ["a@acme.example"] }, "$.campaign"],

@@ -17,11 +17,11 @@ async function leadRows(site: string, email: string): Promise<Record<string, num
   const key = (await leadKeyOf(IDENTITY_SECRET, site, email))!;
   const stub = env.LEAD.get(env.LEAD.idFromName(leadName(site, key)));
   return runInDurableObject(stub, (_, state) => Object.fromEntries(
-    ["kv", "members", "events", "ledger", "announced", "outbox", "outbox_attempts", "used_tokens"].map((t) => [t, Number(state.storage.sql.exec(`SELECT count(*) AS n FROM ${t}`).one().n)])));
+    ["kv", "members", "events", "ledger", "announced", "clicks", "outbox", "outbox_attempts", "used_tokens"].map((t) => [t, Number(state.storage.sql.exec(`SELECT count(*) AS n FROM ${t}`).one().n)])));
 }
 
 const EMPTY_VISITOR = { events: 0, distinctEvents: 0, ledger: 0, outbox: 0, kv: 0 };
-const EMPTY_LEAD = { kv: 0, members: 0, events: 0, ledger: 0, announced: 0, outbox: 0, outbox_attempts: 0, used_tokens: 0 };
+const EMPTY_LEAD = { kv: 0, members: 0, events: 0, ledger: 0, announced: 0, clicks: 0, outbox: 0, outbox_attempts: 0, used_tokens: 0 };
 
 describe("erasing a lead", () => {
   it("removes its devices, the browser its email link landed in, the lead, its share of the account and its index rows", async () => {

@@ -92,6 +92,9 @@ export const leadId = (key: string) => `ld_${key}`;
 export const leadName = (site: string, key: string) => `${site}:lead:${key}`;
 
 const WEBHOOK_EXPLANATION_MAX = 10;
+/** Clicks on two different links of one mail within this are a link scanner's, not a person's. */
+export const LINK_BURST_MS = 3_000;
+const DAY_MS = 86_400_000;
 const DELIVERY_LEASE_MS = 4 * SEND_TIMEOUT_MS;
 
 type SortKey = [number, number, string];
@@ -120,6 +123,7 @@ export class LeadObject extends DurableObject<Env> {
         seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, at INTEGER NOT NULL, rule TEXT NOT NULL,
         grp TEXT NOT NULL, points REAL NOT NULL, reason TEXT NOT NULL, version TEXT NOT NULL, half_life REAL);
       CREATE TABLE IF NOT EXISTS announced (key TEXT PRIMARY KEY);
+      CREATE TABLE IF NOT EXISTS clicks (mail TEXT NOT NULL, href TEXT NOT NULL, at INTEGER NOT NULL);
       ${OUTBOX_DDL}
       ${ATTEMPTS_DDL}
       ${USED_TOKENS_DDL}
@@ -158,16 +162,24 @@ export class LeadObject extends DurableObject<Env> {
   /**
    * Records an email open or click of the lead's own. The event carries the lead's address (the
    * recipient is who opened or clicked), so a lead known only from a mailing is identified by it.
-   * Answers false when the lead has no address (it was never registered).
+   * A click on another link of the same mail (`mail`) within `LINK_BURST_MS` of the last is a
+   * scanner following every link, even one that looks like a browser: not scored ("burst").
+   * Answers "unknown" when the lead has no address (it was never registered).
    */
-  async signal(input: { site: string; lead: string; kind: "open" | "click"; campaign: string; url?: string; id: string; now: number }): Promise<boolean> {
+  async signal(input: { site: string; lead: string; kind: "open" | "click"; campaign: string; url?: string; mail?: string; id: string; now: number }): Promise<"recorded" | "burst" | "unknown"> {
     const email = this.get("email");
-    if (email === undefined) return false;
+    if (email === undefined) return "unknown";
+    if (input.kind === "click" && input.mail !== undefined && input.url !== undefined) {
+      this.sql.exec("DELETE FROM clicks WHERE at < ?", input.now - DAY_MS);
+      const burst = this.sql.exec("SELECT 1 FROM clicks WHERE mail = ? AND href != ? AND at > ? LIMIT 1", input.mail, input.url, input.now - LINK_BURST_MS).toArray().length > 0;
+      this.sql.exec("INSERT INTO clicks (mail, href, at) VALUES (?, ?, ?)", input.mail, input.url, input.now);
+      if (burst) return "burst";
+    }
     const captured = { id: input.id, type: input.kind === "open" ? "email_open" as const : "email_click" as const, email, props: { campaign: input.campaign }, ...(input.url ? { url: input.url } : {}) };
     const event = normalizeEvent(captured);
     event.query = { utm_medium: "email", utm_campaign: input.campaign, ...event.query };
     await this.ingest({ site: input.site, lead: input.lead, email, events: [{ event, capturedAt: input.now, receivedAt: input.now }], now: input.now });
-    return true;
+    return "recorded";
   }
 
   /** Stores and scores events (each once, in time order); answers the lead's stage, scores and CTAs. */

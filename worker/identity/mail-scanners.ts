@@ -6,6 +6,8 @@
  * (the image, the redirect) and never scored. Recognised by user agent (these lists plus isbot's)
  * and by behaviour: HEAD requests and prefetches (link checkers), and, for clicks, requests without
  * Accept-Language (every browser a person clicks in sends one; scanners' HTTP clients do not).
+ * Scanners that drive a real browser are caught by the lead instead: they follow several links of
+ * one mail within seconds (LeadObject.signal).
  */
 import { isbot } from "isbot";
 

@@ -125,7 +125,12 @@ identity.on(["GET", "HEAD"], "/v1/e/click/:token", async (c) => {
     return redirect(href, headers);
   }
   const id = await eventId("ec", token, href, String(Math.floor(now / 60_000)));
-  await leadStub(c.env, site, lead).signal({ site, lead, kind: "click", campaign, url: href, id, now });
+  const mail = token.slice(token.indexOf(".") + 1);
+  const recorded = await leadStub(c.env, site, lead).signal({ site, lead, kind: "click", campaign, url: href, mail, id, now });
+  if (recorded === "burst") {
+    headers["x-mql-scanner"] = "several links of one mail within seconds (link scanner)";
+    return redirect(href, headers);
+  }
   const engine = await getEngine(c.env.RULES, site, now);
   const target = new URL(href);
   // The claim goes only to the site's own pages: a third-party landing page never sees it.
