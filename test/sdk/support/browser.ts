@@ -9,11 +9,16 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launch(): Promise<Browser> {
+/** What a desktop Chrome on Linux sends: the worker treats "HeadlessChrome" as a bot (acknowledged, never scored). */
+export const DESKTOP_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36";
+
+/** Launches Chromium with an empty profile; `userAgent` replaces the headless one. */
+export async function launch(userAgent?: string): Promise<Browser> {
   const dir = mkdtempSync(join(tmpdir(), "mql-chromium-"));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: "/usr/bin/chromium",
     headless: true,
+    ...(userAgent ? { userAgent } : {}),
     args: [
       "--no-sandbox",
       "--disable-gpu",
