@@ -2,8 +2,6 @@
  * The snippet in real Chromium against the running worker: `npm start` (wrangler dev, the demo's
  * rules in local KV, /mql.js served by the worker). Test pages are served on the worker's origin,
  * which the demo rules allow; what the worker applied is read from the visitor self view.
- * (The beacon on page exit is covered against the stand-in in browser.test.ts: against wrangler dev,
- * a beacon sent while the page unloads is not applied, while one sent from a live page is.)
  */
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -79,6 +77,27 @@ async function applied(visitor: string, check: (s: Snapshot) => boolean, what: s
 }
 
 describe("the snippet against the running worker", () => {
+  it("has a page view scored, then a form submitted right before navigating away delivered by beacon", async () => {
+    const { page, errors, sent } = await tab({});
+    await page.goto(`${stack.base}/demo`);
+    const visitor = await visitorOf(page);
+    await applied(visitor, (s) => s.events == 1, "the page view");
+
+    for (const [name, value] of [["name", "Ada Lovelace"], ["email", "ada@acme.io"], ["company", "Acme"], ["job_title", "VP Marketing"]]) {
+      await page.fill(`#demo-request [name=${name}]`, value!);
+    }
+    // Submitted and gone in one task: no page is left to send it but the beacon.
+    await page.evaluate(() => {
+      document.querySelector<HTMLButtonElement>("#demo-request button")!.click();
+      location.assign("about:blank");
+    });
+    await page.waitForURL("about:blank");
+    const s = await applied(visitor, (s) => s.events == 3, "the form submission and the identify it triggered");
+    expect([s.stage, s.identity.email]).toEqual(["sql", "ada@acme.io"]);
+    expect(sent.filter((r) => r.type == "fetch").flatMap((r) => r.events.map((e) => e.type))).toEqual(["page_view"]);
+    expect(errors).toEqual([]);
+  }, 120_000);
+
   it("keeps 200 events captured offline across two reloads, and the worker applies each exactly once", async () => {
     const { page, errors, sent } = await tab({ "/sdk-test/app": html("App", TAG) });
     const offline = (r: { abort(code: string): Promise<void> }) => r.abort("internetdisconnected");
@@ -97,14 +116,14 @@ describe("the snippet against the running worker", () => {
     await page.waitForFunction(() => (window as any).mql?.track);
     expect(sent.length).toBeGreaterThan(0);
     const visitor = await visitorOf(page);
-    expect(await snapshot(visitor)).toBeNull();
+    // Requests were cut; only a beacon from a page that went away before its first failure may have gone through.
+    expect((await snapshot(visitor))?.events ?? 0).toBeLessThan(204);
 
     await page.unroute("**/v1/collect", offline);
     await page.reload();
     // 4 page views and the 200 events, each once; beacons of the reloaded pages may carry some twice.
     await applied(visitor, (s) => s.events >= 204, "all 204 events");
-    const ids = new Set(sent.flatMap((r) => r.events.filter((e) => e.type == "custom").map((e) => e.id)));
-    expect(ids.size).toBe(200);
+    // The visitor object applies an event id once: 204 applied means every one of them, none twice.
     expect((await snapshot(visitor))!.events).toBe(204);
     expect(errors).toEqual([]);
   }, 120_000);

@@ -18,6 +18,7 @@ export async function launch(userAgent?: string): Promise<Browser> {
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: "/usr/bin/chromium",
     headless: true,
+    // The switch too: requests a page leaves behind as it unloads (beacons) skip the per-page override.
     ...(userAgent ? { userAgent } : {}),
     args: [
       "--no-sandbox",
@@ -28,6 +29,7 @@ export async function launch(userAgent?: string): Promise<Browser> {
       "--disable-component-update",
       "--disable-sync",
       "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+      ...(userAgent ? [`--user-agent=${userAgent}`] : []),
     ],
   });
   return {
