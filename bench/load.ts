@@ -16,23 +16,24 @@
  * split over several workerd processes of at most 1,000 each (`LOAD_SHARD_VISITORS`). Requests go to 127.0.0.1 only; the loop is bounded
  * by the duration and by `MAX_IN_FLIGHT` (a tick that finds that many requests open skips, and the
  * skips are reported).
- * Knobs: LOAD_RATE (req/s, default 500), LOAD_SECONDS (30), LOAD_VISITORS (10000).
+ * Knobs: LOAD_RATE (req/s, default 400: every visitor sends at least once), LOAD_SECONDS (30), LOAD_VISITORS (10000).
  * Last line: bench:load rate=<req/s> seconds=<s> visitors=<n> requests=<n> 5xx=<n> p50_ms=<ms> p99_ms=<ms> exact=<n>/<n>
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { Agent, createServer, request, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { compile, normalizeEvent, parseRules, type Engine } from "../rules/index.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const RATE = Number(process.env.LOAD_RATE ?? 500);
+const RATE = Number(process.env.LOAD_RATE ?? 400);
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 30);
 const VISITORS = Number(process.env.LOAD_VISITORS ?? 10_000);
 const SHARD_VISITORS = Number(process.env.LOAD_SHARD_VISITORS ?? 1_000);
 const MAX_IN_FLIGHT = 512;
+const SOCKETS_PER_PROCESS = 16;
 const TICK_MS = 5;
 const ORIGIN = "https://www.load.example";
 const COMPAT_DATE = "2026-04-01";
@@ -108,6 +109,7 @@ async function main(): Promise<void> {
   const cleanup = [dir];
   const instances: Miniflare[] = [];
   let crm: Server | undefined;
+  let agents: Agent[] = [];
   try {
     const script = bundle(dir);
     const rules = loadRules();
@@ -152,6 +154,25 @@ async function main(): Promise<void> {
     let sent = 0;
     let skipped = 0;
     let cursor = 0;
+    let firstError = "";
+
+    // Keep-alive connections, a bounded number per workerd process (as a load balancer in front would).
+    agents = urls.map(() => new Agent({ keepAlive: true, maxSockets: SOCKETS_PER_PROCESS }));
+    const post = (shard: number, body: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${urls[shard]}/v1/collect`, {
+        method: "POST", agent: agents[shard], timeout: 30_000,
+        headers: { "content-type": "text/plain;charset=UTF-8", origin: ORIGIN, "user-agent": UA, "cf-connecting-ip": `10.0.${shard}.1` },
+      }, (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (text += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+        res.on("error", reject);
+      });
+      req.on("timeout", () => req.destroy(new Error("no answer within 30 s")));
+      req.on("error", reject);
+      req.end(body);
+    });
 
     const send = async (v: Visitor) => {
       const events = batch();
@@ -160,18 +181,16 @@ async function main(): Promise<void> {
       const started = performance.now();
       let key = "error";
       try {
-        const res = await fetch(`${urls[v.shard]}/v1/collect`, {
-          method: "POST",
-          headers: { "content-type": "text/plain;charset=UTF-8", origin: ORIGIN, "user-agent": UA, "cf-connecting-ip": `10.0.${v.shard}.1` },
-          body: JSON.stringify({ site: "load", visitor: v.id, page: "/pricing", events }),
-          signal: AbortSignal.timeout(30_000),
-        });
+        const res = await post(v.shard, JSON.stringify({ site: "load", visitor: v.id, page: "/pricing", events }));
         key = String(res.status);
-        const body = (await res.json()) as { ack?: string[] };
+        const body = JSON.parse(res.body) as { ack?: string[] };
         if (res.status === 200 && body.ack?.length === events.length) v.acked.push(...events);
         else v.unknown++;
-      } catch {
+      } catch (e) {
         v.unknown++;
+        const err = e as Error & { code?: string };
+        key = `error:${err.code ?? err.name}`;
+        if (!firstError) firstError = err.message;
       } finally {
         latencies.push(performance.now() - started);
         statuses.set(key, (statuses.get(key) ?? 0) + 1);
@@ -212,6 +231,7 @@ async function main(): Promise<void> {
     latencies.sort((a, b) => a - b);
     const fiveXx = [...statuses].filter(([s]) => /^5/.test(s)).reduce((n, [, c]) => n + c, 0);
     console.log(`sent ${sent} batches in ${wall.toFixed(1)} s (${Math.round(sent / wall)} req/s), skipped ${skipped} (in-flight cap ${MAX_IN_FLIGHT}); statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+    if (firstError) console.log(`first client error: ${firstError}`);
     const [p50, p99, max] = [percentile(latencies, 50), percentile(latencies, 99), latencies.at(-1) ?? 0].map((x) => x.toFixed(1));
     console.log(`latency: p50 ${p50} ms, p99 ${p99} ms, max ${max} ms`);
 
@@ -244,6 +264,7 @@ async function main(): Promise<void> {
     if (fiveXx > 0 || exact !== checked) process.exitCode = 1;
   } finally {
     for (const mf of instances) await mf.dispose().catch(() => {});
+    for (const a of agents) a.destroy();
     crm?.close();
     for (const d of cleanup) rmSync(d, { recursive: true, force: true });
   }
