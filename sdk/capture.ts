@@ -5,7 +5,7 @@
  * submitted by fetch) are still seen.
  */
 import type { Emit } from "./types";
-import { bag, clip, g } from "./util";
+import { bag, clip, g, on } from "./util";
 
 /** Email click-throughs: utm_medium=email, or the click id of a common email tool. */
 export const EMAIL_CLICK = /[?&](utm_medium=e-?mail|mc_[ce]id|_hsenc|mkt_tok)\b/i;
@@ -23,7 +23,6 @@ export const EMAIL = /^(?=.{6,254}$)[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export const capture = (emit: Emit) => {
   let last: string | undefined;
   const d = document;
-  const on = (t: string, f: (e: any) => unknown, to: EventTarget = d) => to.addEventListener(t, g(f), true);
   const page = (force?: unknown) => {
     const u = location.href.split("#")[0];
     if (u != last || force) {
@@ -41,8 +40,8 @@ export const capture = (emit: Emit) => {
       return orig.apply(this, arguments);
     };
   });
-  on("popstate", spa, window);
-  on("pageshow", (e: PageTransitionEvent) => e.persisted && page(1), window);
+  on("popstate", spa);
+  on("pageshow", (e: PageTransitionEvent) => e.persisted && page(1));
 
   on("submit", (e: SubmitEvent) => {
     const f = e.target as HTMLFormElement;

@@ -11,7 +11,7 @@ import { render, type CtaTrack } from "./cta";
 import { add, claim, drop, due, fly, hold, mem } from "./queue";
 import { allow, allowed, reset, state, touch } from "./session";
 import type { CollectResponse, Emit, Mql, Options, Rec } from "./types";
-import { bag, cfg, clip, g, log, rid, store } from "./util";
+import { bag, cfg, clip, g, log, on, rid, store } from "./util";
 
 /** Starts the snippet and returns its API; every entry point is guarded. */
 export const init = (o: Options): Mql => {
@@ -130,7 +130,6 @@ export const init = (o: Options): Mql => {
   };
   const page = capture(emit);
   start();
-  const on = (t: string, f: () => unknown) => addEventListener(t, g(f));
   on("pagehide", bye);
   on("visibilitychange", () => document.hidden && bye());
   on("online", () => later((until = tries = 0)));

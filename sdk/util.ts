@@ -18,6 +18,9 @@ export const g =
     }
   }) as F;
 
+/** Listens, guarded, in the capture phase (pages that stop propagation do not hide events), on `to` or the window. */
+export const on = (t: string, f: (e: any) => unknown, to: EventTarget = window) => to.addEventListener(t, g(f), true);
+
 /** A unique, time-ordered id: base-36 milliseconds then about 52 random bits. */
 export const rid = (): string => Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
 

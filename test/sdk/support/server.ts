@@ -122,11 +122,12 @@ export async function startServer(): Promise<TestServer> {
     req.on("end", () => {
       const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
         res.writeHead(status, { ...cors, "content-type": "application/json", ...headers }).end(JSON.stringify(body));
-      if (t.fail) {
+      const fail = t.fail;
+      if (fail && fail != "offline") {
         t.failed++;
         t.failedAt.push(Date.now());
-        const error = { error: { code: t.fail == 429 ? "rate_limited" : t.fail == 400 ? "invalid_body" : "internal", message: "injected" } };
-        json(t.fail, error, t.fail == 429 ? { "retry-after": String(t.retryAfter), "access-control-expose-headers": "Retry-After" } : {});
+        const error = { error: { code: fail == 429 ? "rate_limited" : fail == 400 ? "invalid_body" : "internal", message: "injected" } };
+        json(fail, error, fail == 429 ? { "retry-after": String(t.retryAfter), "access-control-expose-headers": "Retry-After" } : {});
         return;
       }
       let body: unknown;
