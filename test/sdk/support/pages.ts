@@ -1,6 +1,6 @@
 /** Host pages for the browser tests. */
 
-/** The pre-load stub a site pastes before the script tag (the one sdk/README.md documents). */
+/** The pre-load stub a site pastes before the script tag (the one README.md documents). */
 export const STUB =
   '<script>window.mql=window.mql||{q:[]};"track identify page consent on reset".split(" ").forEach(function(m){mql[m]=mql[m]||function(){mql.q.push([m,arguments])}})</script>';
 
