@@ -13,7 +13,7 @@ import { FIGURE_MARK, type Figures } from "./support/figures.js";
 const SUITES = [
   "fuzz", "server-lost-answer", "server-slow-kv", "server-rules-replaced", "webhook-outage", "webhook-dead-letter",
   "browser-offline-reloads", "browser-close-tab", "browser-five-tabs", "browser-idb-faults", "browser-unload-size",
-  "browser-requests", "browser-xss",
+  "browser-requests", "browser-xss", "rules-cta-content", "rules-cta-refused",
 ];
 
 const env = { ...process.env, FUZZ_BODIES: process.env.FUZZ_BODIES ?? "100000", RELIABILITY_FULL: "1", FORCE_COLOR: "0", NO_COLOR: "1" };
