@@ -23,6 +23,8 @@ export async function newVisitor(): Promise<Visitor> {
     // Headless Chromium says "HeadlessChrome", which the worker rightly treats as a bot (acknowledged, never scored).
     userAgent: USER_AGENT,
     args: [
+      // The context's userAgent is not applied to beacons sent while a page unloads: the switch is.
+      `--user-agent=${USER_AGENT}`,
       "--no-sandbox",
       "--disable-gpu",
       "--disable-quic",
