@@ -64,6 +64,15 @@ function crmSecret() {
 }
 const secret = crmSecret();
 
+/** The demo's identity secret (signed email links and cross-domain tokens), kept with the local state. */
+function identitySecret() {
+  const file = join(stateDir, "identity-secret.txt");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const value = randomBytes(32).toString("base64url");
+  writeFileSync(file, `${value}\n`, { mode: 0o600 });
+  return value;
+}
+
 /** The demo rules, with this run's origins added when the worker is not on the default port. */
 function rulesFile() {
   const file = join(root, "rules/demo.json");
@@ -132,6 +141,8 @@ start("wrangler dev", process.execPath, [
   "--var", `ADMIN_TOKEN:${ADMIN_TOKEN}`, "--var", "WEBHOOK_ALLOW_LOCAL:true",
   // The demo's visitor panel reads the visitor's own explained score (GET /v1/visitors/:site/:id).
   "--var", "VISITOR_SELF_VIEW:true",
+  // Email open and click links (`npm run rules -- email-links`) are signed with it.
+  "--var", `IDENTITY_SECRET:${identitySecret()}`,
 ]);
 
 const base = `http://${HOST}:${PORT}`;
