@@ -26,9 +26,11 @@ const CONNECTIONS = 50;
 /**
  * Distinct visitors. Locally workerd keeps every live visitor object's SQLite files open (three
  * descriptors each) and this machine allows 20,000 per process, so past about 6,000 live objects
- * opening one more fails: 3,000 stays clear of that ceiling, which Cloudflare's edge does not have.
+ * opening one more fails, and past about 2,500 live objects workerd's SQLite answers SQLITE_NOMEM
+ * (each object also wakes on an alarm to deliver webhooks and report to the index): 2,000 stays
+ * clear of both ceilings, which Cloudflare's edge, with objects spread over machines, does not have.
  */
-const VISITORS = Number(process.env.BENCH_VISITORS ?? 3_000);
+const VISITORS = Number(process.env.BENCH_VISITORS ?? 2_000);
 const ORIGIN = "https://www.bench.example";
 const COMPAT_DATE = "2026-04-01";
 const BUNDLE_BUDGET_BYTES = 100 * 1024;
@@ -125,7 +127,14 @@ async function main(): Promise<void> {
       scriptPath: script,
       compatibilityDate: COMPAT_DATE,
       kvNamespaces: ["RULES"],
-      durableObjects: { VISITOR: { className: "VisitorObject", useSQLite: true } },
+      // The bindings of wrangler.toml: visitors, leads and accounts, and the console's index in D1.
+      durableObjects: {
+        VISITOR: { className: "VisitorObject", useSQLite: true },
+        LEAD: { className: "LeadObject", useSQLite: true },
+        ACCOUNT: { className: "AccountObject", useSQLite: true },
+      },
+      d1Databases: ["INDEX"],
+      d1Persist: storeDir,
       ratelimits: { IP_RATE: { simple: { limit: 1_000_000_000, period: 60 } }, VISITOR_RATE: { simple: { limit: 1_000_000_000, period: 60 } } },
       bindings: { ADMIN_TOKEN: "bench", WEBHOOK_ALLOW_LOCAL: "true" },
       // Visitor storage on tmpfs when the machine has one: real SQLite files and transactions, but
