@@ -13,7 +13,8 @@ import { belongsToLead, forwardPending, forwardToLead, leadLink } from "./identi
 import { leadId } from "./identity/lead-object.js";
 import { USED_TOKENS_DDL, useOnce } from "./identity/once.js";
 import { getEngine } from "./rules-cache.js";
-import { ATTEMPTS_DDL, deadLetterKey, deliverDue, listOutbox, requeue, SEND_TIMEOUT_MS, type OutboxMessage } from "./webhooks/deliver.js";
+import { ATTEMPTS_DDL, deadLetterKey, listOutbox, requeue, type OutboxMessage } from "./webhooks/deliver.js";
+import { alarmBy, runDelivery } from "./webhooks/alarm.js";
 import type { WebhookPayload } from "./webhooks/templates.js";
 import type { CollectResponse, WireAction } from "./wire.js";
 
@@ -61,8 +62,6 @@ export interface VisitorSnapshot {
 
 /** Top rules carried in a webhook to explain the score. */
 const WEBHOOK_EXPLANATION_MAX = 10;
-/** While a delivery run is on, the alarm is kept this far ahead, so a run cut short is resumed. */
-const DELIVERY_LEASE_MS = 4 * SEND_TIMEOUT_MS;
 
 type Row = Record<string, SqlStorageValue>;
 
@@ -177,17 +176,13 @@ export class VisitorObject extends DurableObject<Env> {
     await forwardToLead(this.ctx.storage, this.env, { site, visitor: state.visitor, page: undefined, now: Date.now() }, state, engine.rules.site.stitch === true);
   }
 
-  private async deliverNow(): Promise<void> {
-    await this.ctx.storage.setAlarm(Date.now() + DELIVERY_LEASE_MS);
-    const next = await reportAroundDelivery(this.ctx.storage, this.env, () => deliverDue(this.sql, this.env));
-    if (next === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(next);
+  private deliverNow(): Promise<void> {
+    return runDelivery(this.ctx.storage, this.env, (send) => reportAroundDelivery(this.ctx.storage, this.env, send));
   }
 
   /** Makes sure the alarm fires by `at` (an earlier alarm is kept). */
-  private async scheduleDelivery(at: number): Promise<void> {
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  private scheduleDelivery(at: number): Promise<void> {
+    return alarmBy(this.ctx.storage, at);
   }
 
   /** Every webhook message of the visitor with every try (time, status or error, duration); null for an unknown visitor. */

@@ -10,7 +10,8 @@ import { DurableObject } from "cloudflare:workers";
 import { compileAccounts, type AccountState, type Engine, type WebhookDue } from "../../rules/index.js";
 import type { Env } from "../env.js";
 import { getEngine } from "../rules-cache.js";
-import { ATTEMPTS_DDL, OUTBOX_DDL, deadLetterKey, deliverDue, listOutbox, SEND_TIMEOUT_MS, type OutboxMessage } from "../webhooks/deliver.js";
+import { ATTEMPTS_DDL, OUTBOX_DDL, deadLetterKey, listOutbox, type OutboxMessage } from "../webhooks/deliver.js";
+import { alarmBy, runDelivery } from "../webhooks/alarm.js";
 import type { WebhookPayload } from "../webhooks/templates.js";
 import type { AccountRef, MemberReport } from "./accounts.js";
 import { leadId } from "./lead-object.js";
@@ -27,7 +28,6 @@ export interface AccountSnapshot {
   outbox: { id: string; webhook: string; status: string; attempts: number }[];
 }
 
-const DELIVERY_LEASE_MS = 4 * SEND_TIMEOUT_MS;
 
 export class AccountObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -120,16 +120,13 @@ export class AccountObject extends DurableObject<Env> {
     await run;
   }
 
-  private async deliverNow(): Promise<void> {
-    await this.ctx.storage.setAlarm(Date.now() + DELIVERY_LEASE_MS);
-    const next = await deliverDue(this.sql, this.env);
-    if (next === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(next);
+  private deliverNow(): Promise<void> {
+    return runDelivery(this.ctx.storage, this.env);
   }
 
-  private async scheduleDelivery(at: number): Promise<void> {
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  /** Makes sure the alarm fires by `at` (an earlier alarm is kept). */
+  private scheduleDelivery(at: number): Promise<void> {
+    return alarmBy(this.ctx.storage, at);
   }
 
   private async wipe(): Promise<void> {

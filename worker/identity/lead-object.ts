@@ -21,7 +21,8 @@ import { DurableObject } from "cloudflare:workers";
 import { normalizeEvent, type Engine, type EngineEvent, type LedgerEntry, type VisitorState, type WebhookDue, type StageChange, type Explanation } from "../../rules/index.js";
 import type { Env } from "../env.js";
 import { getEngine } from "../rules-cache.js";
-import { ATTEMPTS_DDL, OUTBOX_DDL, deadLetterKey, deliverDue, listOutbox, requeue, SEND_TIMEOUT_MS, type OutboxMessage } from "../webhooks/deliver.js";
+import { ATTEMPTS_DDL, OUTBOX_DDL, deadLetterKey, listOutbox, requeue, type OutboxMessage } from "../webhooks/deliver.js";
+import { alarmBy, runDelivery } from "../webhooks/alarm.js";
 import type { WebhookPayload } from "../webhooks/templates.js";
 import type { FirstTouch } from "../visitor-object.js";
 import type { WireAction } from "../wire.js";
@@ -95,7 +96,6 @@ const WEBHOOK_EXPLANATION_MAX = 10;
 /** Clicks on two different links of one mail within this are a link scanner's, not a person's. */
 export const LINK_BURST_MS = 3_000;
 const DAY_MS = 86_400_000;
-const DELIVERY_LEASE_MS = 4 * SEND_TIMEOUT_MS;
 
 type SortKey = [number, number, string];
 type Row = Record<string, SqlStorageValue>;
@@ -336,16 +336,13 @@ export class LeadObject extends DurableObject<Env> {
     await run;
   }
 
-  private async deliverNow(): Promise<void> {
-    await this.ctx.storage.setAlarm(Date.now() + DELIVERY_LEASE_MS);
-    const next = await deliverDue(this.sql, this.env);
-    if (next === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(next);
+  private deliverNow(): Promise<void> {
+    return runDelivery(this.ctx.storage, this.env);
   }
 
-  private async scheduleDelivery(at: number): Promise<void> {
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  /** Makes sure the alarm fires by `at` (an earlier alarm is kept). */
+  private scheduleDelivery(at: number): Promise<void> {
+    return alarmBy(this.ctx.storage, at);
   }
 
   private members(): string[] {
