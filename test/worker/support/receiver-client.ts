@@ -68,17 +68,29 @@ export async function qualifiedVisitor(site: string, origin: string, extra: Reco
   return visitor;
 }
 
+type Delivering = { delivering: Promise<void>; webhooks(): Promise<OutboxMessage[] | null> };
+
 /**
- * Makes every pending message of the visitor due now and fires its alarm. If an alarm already
- * started by workerd is running, this one runs after it (the object never overlaps runs).
+ * Inside the object: waits for a delivery run workerd started on its own (the alarm collect set)
+ * to end; then, unless `done` holds for the messages, makes every pending one due now and moves
+ * the alarm away, so the run the caller fires next is the only one. Answers the messages when done.
  */
-export async function fireDue(site: string, visitor: string): Promise<void> {
-  const stub = visitorStub(site, visitor);
-  await runInDurableObject(stub, async (_, state) => {
+function makeDue(site: string, visitor: string, done: (m: OutboxMessage[]) => boolean): Promise<OutboxMessage[] | null> {
+  return runInDurableObject(visitorStub(site, visitor), async (instance, state) => {
+    const object = instance as unknown as Delivering;
+    await object.delivering;
+    const m = (await object.webhooks()) ?? [];
+    if (done(m)) return m;
     state.storage.sql.exec("UPDATE outbox SET next_at = 0 WHERE status = 'pending'");
     await state.storage.setAlarm(Date.now() + 60_000);
+    return null;
   });
-  await runDurableObjectAlarm(stub);
+}
+
+/** Makes every pending message of the visitor due now and fires its alarm (after any run already on). */
+export async function fireDue(site: string, visitor: string): Promise<void> {
+  await makeDue(site, visitor, () => false);
+  await runDurableObjectAlarm(visitorStub(site, visitor));
 }
 
 /** The visitor's messages with every try, straight from the object. */
@@ -89,9 +101,9 @@ export async function messages(site: string, visitor: string): Promise<OutboxMes
 /** Fires the visitor's alarm until `done` holds (at most `max` times); answers the messages then. */
 export async function fireUntil(site: string, visitor: string, done: (m: OutboxMessage[]) => boolean, max = 20): Promise<OutboxMessage[]> {
   for (let i = 0; i < max; i++) {
-    const m = await messages(site, visitor);
-    if (done(m)) return m;
-    await fireDue(site, visitor);
+    const m = await makeDue(site, visitor, done);
+    if (m) return m;
+    await runDurableObjectAlarm(visitorStub(site, visitor));
   }
   const m = await messages(site, visitor);
   if (!done(m)) throw new Error(`still not done after ${max} alarms: ${JSON.stringify(m)}`);
