@@ -3,8 +3,6 @@
  * `$.note`) and what was expected, thrown before anything is read or written.
  */
 import type { Context } from "hono";
-import * as z from "zod/mini";
-import { flattenIssues } from "../../rules/index.js";
 import type { Env } from "../env.js";
 import { ApiError } from "../errors.js";
 import { getEngine } from "../rules-cache.js";
@@ -91,20 +89,4 @@ export function checkStage(engine: Engine, path: string, stage: string, code = "
   return stage;
 }
 
-/** Reads a JSON body of at most `maxBytes` and checks it against `schema`; 400 naming every bad field otherwise. */
-export async function jsonBody<T>(c: Context, schema: z.ZodMiniType<T>, maxBytes: number): Promise<T> {
-  const text = await c.req.text();
-  if (new TextEncoder().encode(text).length > maxBytes) throw new ApiError(413, "body_too_large", `the body is at most ${maxBytes} bytes`);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ApiError(400, "invalid_json", `body is not valid JSON: ${(e as Error).message}`);
-  }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    const issues = flattenIssues(parsed.error.issues);
-    throw new ApiError(400, "invalid_body", `${issues[0]!.path}: ${issues[0]!.message}`, issues);
-  }
-  return parsed.data;
-}
+export { jsonBody } from "../json-body.js";

@@ -14,11 +14,12 @@
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import * as z from "zod/mini";
-import { flattenIssues, type Engine } from "../../rules/index.js";
+import type { Engine } from "../../rules/index.js";
 import type { Env } from "../env.js";
 import { ApiError } from "../errors.js";
 import { limit } from "../rate-limit.js";
 import { getEngine } from "../rules-cache.js";
+import { jsonBody } from "../json-body.js";
 import { leadStub } from "./forward.js";
 import { base64url, identitySecret } from "./keys.js";
 import { leadId } from "./lead-object.js";
@@ -153,21 +154,6 @@ const Visitor = z.string().check(z.regex(/^[\w-]{8,64}$/, "expected a visitor id
 const XdRequest = z.strictObject({ site: Site, visitor: Visitor, to: z.string().check(z.regex(/^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i, "expected an origin like https://www.example.com")) });
 const ContinueRequest = z.strictObject({ site: Site, visitor: Visitor, token: z.string().check(z.minLength(1), z.maxLength(2048)) });
 
-async function readJson<T>(c: Context<{ Bindings: Env }>, schema: z.ZodMiniType<T>): Promise<T> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await c.req.text());
-  } catch (e) {
-    throw new ApiError(400, "invalid_json", `body is not valid JSON: ${(e as Error).message}`);
-  }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    const issues = flattenIssues(parsed.error.issues);
-    throw new ApiError(400, "invalid_body", `${issues[0]!.path}: ${issues[0]!.message}`, issues);
-  }
-  return parsed.data;
-}
-
 /** The site's engine and the request's Origin, which must be one of the site's. */
 async function siteAndOrigin(c: Context<{ Bindings: Env }>, site: string): Promise<{ engine: Engine; origin: string; cors: Record<string, string> }> {
   const engine = await getEngine(c.env.RULES, site);
@@ -186,7 +172,7 @@ const small = bodyLimit({ maxSize: BODY_MAX_BYTES, onError: () => { throw new Ap
 
 identity.post("/v1/identity/xd", small, async (c) => {
   const secret = requireSecret(c.env);
-  const body = await readJson(c, XdRequest);
+  const body = await jsonBody(c, XdRequest, BODY_MAX_BYTES);
   const { engine, origin, cors } = await siteAndOrigin(c, body.site);
   if (!allowedOrigin(engine, body.to)) {
     throw new ApiError(400, "invalid_body", `$.to: ${body.to} is not one of the site's origins`, [{ path: "$.to", message: `expected one of ${engine.rules.site.origins.join(", ")}` }]);
@@ -199,7 +185,7 @@ identity.post("/v1/identity/xd", small, async (c) => {
 
 identity.post("/v1/identity/continue", small, async (c) => {
   const secret = requireSecret(c.env);
-  const body = await readJson(c, ContinueRequest);
+  const body = await jsonBody(c, ContinueRequest, BODY_MAX_BYTES);
   const { origin, cors } = await siteAndOrigin(c, body.site);
   const now = Date.now();
   const purpose = peekPurpose(body.token);
