@@ -146,7 +146,9 @@ describe("the snippet against the running worker", () => {
     await offer.locator("button").click();
     await offer.waitFor({ state: "detached" });
     await until(() => sent.some((r) => r.events.some((e) => e.type == "cta_dismiss")), "the dismissal", APPLIED_TIMEOUT_MS);
-    await applied(await visitorOf(page), (s) => s.stage == "mql", "the MQL");
+    // Every event sent so far (the dismissal included) applied before the next page asks for CTAs.
+    const sentIds = new Set(sent.flatMap((r) => r.events.map((e) => e.id)));
+    await applied(await visitorOf(page), (s) => s.stage == "mql" && s.events >= sentIds.size, "the MQL and the dismissal");
 
     // Dismissed: the worker does not offer it again, on this page or the next.
     await page.reload();
