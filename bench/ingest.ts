@@ -132,6 +132,7 @@ async function main(): Promise<void> {
         VISITOR: { className: "VisitorObject", useSQLite: true },
         LEAD: { className: "LeadObject", useSQLite: true },
         ACCOUNT: { className: "AccountObject", useSQLite: true },
+        TARGET_GATE: { className: "TargetGate", useSQLite: true },
       },
       d1Databases: ["INDEX"],
       d1Persist: storeDir,

@@ -124,6 +124,7 @@ async function main(): Promise<void> {
     const objects: Record<string, { className: string; useSQLite: true }> = { VISITOR: { className: "VisitorObject", useSQLite: true } };
     if (code.includes("LeadObject")) objects.LEAD = { className: "LeadObject", useSQLite: true };
     if (code.includes("AccountObject")) objects.ACCOUNT = { className: "AccountObject", useSQLite: true };
+    if (code.includes("TargetGate")) objects.TARGET_GATE = { className: "TargetGate", useSQLite: true };
     const shards = Math.ceil(VISITORS / SHARD_VISITORS);
     const urls: string[] = [];
     for (let s = 0; s < shards; s++) {

@@ -2,6 +2,7 @@
 import type { AccountObject } from "./identity/account-object.js";
 import type { LeadObject } from "./identity/lead-object.js";
 import type { VisitorObject } from "./visitor-object.js";
+import type { TargetGate } from "./webhooks/target-gate.js";
 
 export interface Env {
   /** Rules documents, one per site, under `rules:<site id>`. */
@@ -12,6 +13,8 @@ export interface Env {
   LEAD: DurableObjectNamespace<LeadObject>;
   /** One Durable Object per (site, account): the company its leads roll up into. */
   ACCOUNT: DurableObjectNamespace<AccountObject>;
+  /** One Durable Object per (site, webhook target): the target's concurrency limit, across every sender. */
+  TARGET_GATE: DurableObjectNamespace<TargetGate>;
   /** Requests per visitor (key `v:<site>:<visitor>`). */
   VISITOR_RATE: RateLimit;
   /** Requests per client IP (key `ip:<address>`). */

@@ -16,6 +16,7 @@ import { ApiError, onError } from "./errors.js";
 export { VisitorObject } from "./visitor-object.js";
 export { LeadObject } from "./identity/lead-object.js";
 export { AccountObject } from "./identity/account-object.js";
+export { TargetGate } from "./webhooks/target-gate.js";
 export type { Env } from "./env.js";
 
 const app = new Hono<{ Bindings: Env }>();

@@ -9,15 +9,17 @@
  */
 import type { Env } from "../env.js";
 import { deliveryClock } from "./clock.js";
-import { release, tryAcquire } from "./concurrency.js";
 import { nextTryAt, verdictOf, type Verdict } from "./retry.js";
 import { sign } from "./sign.js";
 import { checkTargetUrl } from "./ssrf.js";
 import { DEFAULT_CONCURRENCY, readTargets, targetKey, writeTargets, type Target } from "./targets.js";
 import { render, type WebhookPayload } from "./templates.js";
+import { targetGate } from "./target-gate.js";
 
 /** A try that gets no answer within this is a timeout (retried). */
 export const SEND_TIMEOUT_MS = 15_000;
+/** A concurrency lease outlives the longest send by this much. */
+const LEASE_MARGIN_MS = 5_000;
 /** A message whose target is busy is due again after about this long (not counted as a try). */
 export const BUSY_RETRY_MS = 1_000;
 /** Characters of a failing answer's body kept with the attempt. */
@@ -137,12 +139,14 @@ async function attempt(env: Env, site: string, target: Target, id: string, paylo
   if (!key.ok) return fail(key.error, "retry");
   const body = render(target.template, payload, id);
   if (!body.ok) return fail(body.error);
-  const slot = `${site}:${target.id}`;
-  if (!tryAcquire(slot, target.concurrency ?? DEFAULT_CONCURRENCY)) return "busy";
+  const gate = targetGate(env, site, target.id);
+  // A gate that cannot be reached counts as busy: the message is due again shortly, no try spent.
+  const lease = await gate.acquire(target.concurrency ?? DEFAULT_CONCURRENCY, SEND_TIMEOUT_MS + LEASE_MARGIN_MS).catch(() => null);
+  if (lease === null) return "busy";
   try {
     return await send(url.url, key.key, id, body.body);
   } finally {
-    release(slot);
+    await gate.release(lease).catch(() => undefined); // else the lease runs out on its own
   }
 }
 

@@ -19,7 +19,7 @@ export const CONCURRENCY_MAX = 50;
 export const TARGETS_MAX = 20;
 
 /** Bindings and variables a `secretEnv` may not name: they are not signing secrets. */
-const RESERVED_ENV = new Set(["ADMIN_TOKEN", "IDENTITY_SECRET", "WEBHOOK_ALLOW_LOCAL", "RULES", "VISITOR", "LEAD", "ACCOUNT", "VISITOR_RATE", "IP_RATE"]);
+const RESERVED_ENV = new Set(["ADMIN_TOKEN", "IDENTITY_SECRET", "WEBHOOK_ALLOW_LOCAL", "RULES", "VISITOR", "LEAD", "ACCOUNT", "VISITOR_RATE", "IP_RATE", "TARGET_GATE"]);
 
 const TargetId = z.string().check(z.regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "expected an id: 1-64 of a-z 0-9 _ -, starting with a letter or digit"));
 const Secret = z.string().check(z.refine((s) => secretBytes(s) !== null, "expected whsec_ followed by base64 of 16 to 128 bytes"));
