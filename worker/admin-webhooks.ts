@@ -9,6 +9,7 @@ import { flattenIssues } from "../rules/index.js";
 import { requireAdmin } from "./admin.js";
 import type { Env } from "./env.js";
 import { ApiError, type Issue } from "./errors.js";
+import { readJson } from "./json-body.js";
 import type { DeadLetterMeta } from "./webhooks/deliver.js";
 import { checkTargetUrl } from "./webhooks/ssrf.js";
 import { publicTarget, readTargets, TargetInputSchema, TARGETS_MAX, writeTargets, type Target } from "./webhooks/targets.js";
@@ -55,12 +56,7 @@ adminWebhooks.put(
   async (c) => {
     const s = site(c.req.param("site"));
     const id = targetId(c.req.param("id"));
-    let json: unknown;
-    try {
-      json = JSON.parse(await c.req.text());
-    } catch (e) {
-      throw new ApiError(400, "invalid_json", `body is not valid JSON: ${(e as Error).message}`);
-    }
+    const json = await readJson(c);
     const parsed = TargetInputSchema.safeParse(json);
     const issues: Issue[] = parsed.success ? [] : flattenIssues(parsed.error.issues);
     if (parsed.success) {

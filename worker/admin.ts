@@ -9,6 +9,7 @@ import { createMiddleware } from "hono/factory";
 import { parseRules } from "../rules/index.js";
 import type { Env } from "./env.js";
 import { ApiError } from "./errors.js";
+import { readJson } from "./json-body.js";
 import { eraseLead } from "./identity/erase.js";
 import { forgetRules, getEngine, rulesKey } from "./rules-cache.js";
 
@@ -58,12 +59,7 @@ admin.put(
   }),
   async (c) => {
     const site = siteParam(c.req.param("site"));
-    let json: unknown;
-    try {
-      json = JSON.parse(await c.req.text());
-    } catch (e) {
-      throw new ApiError(400, "invalid_json", `body is not valid JSON: ${(e as Error).message}`);
-    }
+    const json = await readJson(c);
     const result = parseRules(json);
     if (!result.ok) throw new ApiError(400, "invalid_rules", `${result.errors.length} error(s) in the rules; the running rules are unchanged`, result.errors);
     if (result.rules.site.id !== site) {

@@ -8,16 +8,23 @@ import { ApiError } from "./errors.js";
 export async function jsonBody<T>(c: Context, schema: z.ZodMiniType<T>, maxBytes: number): Promise<T> {
   const text = await c.req.text();
   if (new TextEncoder().encode(text).length > maxBytes) throw new ApiError(413, "body_too_large", `the body is at most ${maxBytes} bytes`);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ApiError(400, "invalid_json", `body is not valid JSON: ${(e as Error).message}`);
-  }
-  const parsed = schema.safeParse(json);
+  const parsed = schema.safeParse(parseJson(text));
   if (!parsed.success) {
     const issues = flattenIssues(parsed.error.issues);
     throw new ApiError(400, "invalid_body", `${issues[0]!.path}: ${issues[0]!.message}`, issues);
   }
   return parsed.data;
+}
+
+/** Reads the body as JSON (a 400 saying why when it is not); checks are the caller's. */
+export async function readJson(c: Context): Promise<unknown> {
+  return parseJson(await c.req.text());
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ApiError(400, "invalid_json", `body is not valid JSON: ${(e as Error).message}`);
+  }
 }

@@ -9,10 +9,10 @@
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import * as z from "zod/mini";
-import { flattenIssues } from "../../rules/index.js";
 import { requireAdmin } from "../admin.js";
 import type { Env } from "../env.js";
 import { ApiError } from "../errors.js";
+import { jsonBody } from "../json-body.js";
 import { getEngine } from "../rules-cache.js";
 import { ACCOUNT_ID, accountStub } from "./accounts.js";
 import { eraseLead } from "./erase.js";
@@ -64,22 +64,14 @@ async function leadParam(c: Context<{ Bindings: Env }>, site: string): Promise<s
   return key;
 }
 
-identityAdmin.post("/v1/admin/sites/:site/email-tokens", bodyLimit({ maxSize: 64 * 1024, onError: () => { throw new ApiError(413, "body_too_large", "body is larger than 65536 bytes"); } }), async (c) => {
+/** Largest body of a mint request. */
+const MINT_BODY_MAX_BYTES = 64 * 1024;
+
+identityAdmin.post("/v1/admin/sites/:site/email-tokens", bodyLimit({ maxSize: MINT_BODY_MAX_BYTES, onError: () => { throw new ApiError(413, "body_too_large", `body is larger than ${MINT_BODY_MAX_BYTES} bytes`); } }), async (c) => {
   const site = siteParam(c);
   const secret = requireSecret(c.env);
   if (!(await getEngine(c.env.RULES, site))) throw new ApiError(404, "unknown_site", `no rules for site "${site}"`);
-  let json: unknown;
-  try {
-    json = JSON.parse(await c.req.text());
-  } catch (e) {
-    throw new ApiError(400, "invalid_json", `body is not valid JSON: ${(e as Error).message}`);
-  }
-  const parsed = MintRequest.safeParse(json);
-  if (!parsed.success) {
-    const issues = flattenIssues(parsed.error.issues);
-    throw new ApiError(400, "invalid_body", `${issues[0]!.path}: ${issues[0]!.message}`, issues);
-  }
-  const { campaign, recipients, links, days, base } = parsed.data;
+  const { campaign, recipients, links, days, base } = await jsonBody(c, MintRequest, MINT_BODY_MAX_BYTES);
   const origin = base ?? new URL(c.req.url).origin;
   const now = Date.now();
   const hrefs = links.map((l) => canonicalUrl(l)!);
