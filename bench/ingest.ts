@@ -12,15 +12,14 @@
  * Last line: bench:ingest raw=<req/s> collect=<req/s> ratio=<collect/raw> p99_ms=<p99 at 50%>
  */
 import autocannon from "autocannon";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
+import { bundle, COMPAT_DATE, crmSink, DURABLE_OBJECTS, ROOT } from "./worker-under-test.js";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 50;
 /**
@@ -32,17 +31,7 @@ const CONNECTIONS = 50;
  */
 const VISITORS = Number(process.env.BENCH_VISITORS ?? 2_000);
 const ORIGIN = "https://www.bench.example";
-const COMPAT_DATE = "2026-04-01";
 const BUNDLE_BUDGET_BYTES = 100 * 1024;
-
-function bundle(dir: string): string {
-  const run = spawnSync(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--minify", "--outdir", dir], {
-    cwd: ROOT, encoding: "utf8",
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true", XDG_CONFIG_HOME: join(dir, "config") },
-  });
-  if (run.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${run.stderr}`);
-  return join(dir, "index.js");
-}
 
 function benchRules(): string {
   const demo = JSON.parse(readFileSync(join(ROOT, "rules/demo.json"), "utf8"));
@@ -67,22 +56,6 @@ function batchBody(): string {
     else events.push({ id, type: "form_submit", ts: Date.now(), url: `${ORIGIN}/webinar`, form: { id: "webinar" }, fields: { job_title: "Head of Growth", company_size: "51-200" }, email: `lead${rand(1e6)}@corp.example` });
   }
   return JSON.stringify({ site: "bench", visitor, page: "/pricing", events });
-}
-
-/** A CRM that takes every webhook at once; resolves with its URL and a counter of deliveries. */
-async function crmSink(): Promise<{ server: Server; url: string; received: () => number }> {
-  let received = 0;
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on("end", () => {
-      received++;
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  return { server, url: `http://127.0.0.1:${port}/hooks/crm`, received: () => received };
 }
 
 async function load(url: string, opts: { body?: boolean; rate?: number }): Promise<autocannon.Result> {
@@ -128,12 +101,7 @@ async function main(): Promise<void> {
       compatibilityDate: COMPAT_DATE,
       kvNamespaces: ["RULES"],
       // The bindings of wrangler.toml: visitors, leads and accounts, and the console's index in D1.
-      durableObjects: {
-        VISITOR: { className: "VisitorObject", useSQLite: true },
-        LEAD: { className: "LeadObject", useSQLite: true },
-        ACCOUNT: { className: "AccountObject", useSQLite: true },
-        TARGET_GATE: { className: "TargetGate", useSQLite: true },
-      },
+      durableObjects: DURABLE_OBJECTS,
       d1Databases: ["INDEX"],
       d1Persist: storeDir,
       ratelimits: { IP_RATE: { simple: { limit: 1_000_000_000, period: 60 } }, VISITOR_RATE: { simple: { limit: 1_000_000_000, period: 60 } } },

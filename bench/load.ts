@@ -19,15 +19,14 @@
  * Knobs: LOAD_RATE (req/s, default 400: every visitor sends at least once), LOAD_SECONDS (30), LOAD_VISITORS (10000).
  * Last line: bench:load rate=<req/s> seconds=<s> visitors=<n> requests=<n> 5xx=<n> p50_ms=<ms> p99_ms=<ms> exact=<n>/<n>
  */
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { Agent, createServer, request, type Server } from "node:http";
+import { Agent, request, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
+import { bundle, COMPAT_DATE, crmSink, DURABLE_OBJECTS, ROOT } from "./worker-under-test.js";
 import { compile, normalizeEvent, parseRules, type Engine } from "../rules/index.js";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const RATE = Number(process.env.LOAD_RATE ?? 400);
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 30);
 const VISITORS = Number(process.env.LOAD_VISITORS ?? 10_000);
@@ -36,18 +35,8 @@ const MAX_IN_FLIGHT = 512;
 const SOCKETS_PER_PROCESS = 16;
 const TICK_MS = 5;
 const ORIGIN = "https://www.load.example";
-const COMPAT_DATE = "2026-04-01";
 const ADMIN = "load-admin";
 const UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
-
-function bundle(dir: string): string {
-  const run = spawnSync(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--minify", "--outdir", dir], {
-    cwd: ROOT, encoding: "utf8",
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true", XDG_CONFIG_HOME: join(dir, "config") },
-  });
-  if (run.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${run.stderr}`);
-  return join(dir, "index.js");
-}
 
 /** The demo rules for site "load", without decay and with every cap counted ever. */
 function loadRules(): Record<string, any> {
@@ -82,16 +71,6 @@ function batch(): Ev[] {
   return events;
 }
 
-async function crmSink(): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on("end", () => res.writeHead(204).end());
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const address = server.address();
-  return { server, url: `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/hooks/crm` };
-}
-
 interface Visitor {
   id: string;
   shard: number;
@@ -119,12 +98,6 @@ async function main(): Promise<void> {
     const sink = await crmSink();
     crm = sink.server;
 
-    // The identity objects (leads, accounts) are bound when the worker has them.
-    const code = readFileSync(script, "utf8");
-    const objects: Record<string, { className: string; useSQLite: true }> = { VISITOR: { className: "VisitorObject", useSQLite: true } };
-    if (code.includes("LeadObject")) objects.LEAD = { className: "LeadObject", useSQLite: true };
-    if (code.includes("AccountObject")) objects.ACCOUNT = { className: "AccountObject", useSQLite: true };
-    if (code.includes("TargetGate")) objects.TARGET_GATE = { className: "TargetGate", useSQLite: true };
     const shards = Math.ceil(VISITORS / SHARD_VISITORS);
     const urls: string[] = [];
     for (let s = 0; s < shards; s++) {
@@ -133,7 +106,7 @@ async function main(): Promise<void> {
       const mf = new Miniflare({
         modules: true, modulesRoot: dir, scriptPath: script, compatibilityDate: COMPAT_DATE, host: "127.0.0.1",
         kvNamespaces: ["RULES"],
-        durableObjects: objects,
+        durableObjects: DURABLE_OBJECTS,
         ratelimits: { IP_RATE: { simple: { limit: 1_000_000_000, period: 60 } }, VISITOR_RATE: { simple: { limit: 1_000_000_000, period: 60 } } },
         bindings: { ADMIN_TOKEN: ADMIN, WEBHOOK_ALLOW_LOCAL: "true" },
         durableObjectsPersist: store,
