@@ -13,13 +13,14 @@ export interface Browser {
 export const DESKTOP_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36";
 
 /** Launches Chromium with an empty profile; `userAgent` replaces the headless one. */
-export async function launch(userAgent?: string): Promise<Browser> {
+export async function launch(userAgent?: string, viewport?: { width: number; height: number }): Promise<Browser> {
   const dir = mkdtempSync(join(tmpdir(), "mql-chromium-"));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: "/usr/bin/chromium",
     headless: true,
     // The switch too: requests a page leaves behind as it unloads (beacons) skip the per-page override.
     ...(userAgent ? { userAgent } : {}),
+    ...(viewport ? { viewport } : {}),
     args: [
       "--no-sandbox",
       "--disable-gpu",
@@ -35,7 +36,7 @@ export async function launch(userAgent?: string): Promise<Browser> {
   return {
     context,
     close: async () => {
-      await context.close();
+      await context.close().catch(() => {});
       rmSync(dir, { recursive: true, force: true });
     },
   };
