@@ -104,9 +104,12 @@ describe("the snippet against the running worker", () => {
     await page.route("**/v1/collect", offline);
     const burst = async (from: number) => {
       await page.waitForFunction(() => (window as any).mql?.track);
+      const before = sent.length;
       await page.evaluate((from) => {
         for (let i = from; i < from + 100; i++) (window as any).mql.track("offline", { i });
       }, from);
+      // The page tried to send them and met the closed network before it goes away.
+      await until(() => sent.length > before, "a send after the burst", APPLIED_TIMEOUT_MS);
     };
     await page.goto(`${stack.base}/sdk-test/app`);
     await burst(0);
@@ -114,7 +117,6 @@ describe("the snippet against the running worker", () => {
     await burst(100);
     await page.reload();
     await page.waitForFunction(() => (window as any).mql?.track);
-    expect(sent.length).toBeGreaterThan(0);
     const visitor = await visitorOf(page);
     // Requests were cut; only a beacon from a page that went away before its first failure may have gone through.
     expect((await snapshot(visitor))?.events ?? 0).toBeLessThan(204);
@@ -163,7 +165,8 @@ describe("the snippet against the running worker", () => {
     expect(of("cta_click")).toHaveLength(1);
     expect(of("cta_click")[0]![0]).toBe("demo-offer");
     expect(of("cta_dismiss")).toHaveLength(1);
-    expect(of("cta_impression").length).toBe(2);
+    // Shown on the first page and the page after the click; /demo, where the click led, may show its own hero slot.
+    expect(of("cta_impression").filter(([cta]) => cta == "demo-offer")).toHaveLength(2);
     expect(await offer.count()).toBe(0);
     expect(errors).toEqual([]);
   }, 150_000);
