@@ -12,10 +12,11 @@ export const EMAIL_CLICK = /[?&](utm_medium=e-?mail|mc_[ce]id|_hsenc|mkt_tok)\b/
 /** Links that count as downloads. */
 export const DOWNLOAD = /\.(pdf|docx?|xlsx?|pptx?|csv|zip)$/i;
 /**
- * Fields never read, tested on "type checked autocomplete name": passwords, hidden fields, files,
- * buttons, unchecked boxes, payment cards (cc-* autocomplete tokens, card, cvc, iban names).
+ * Fields never read, tested on type + checked + autocomplete + name run together: passwords,
+ * hidden fields, files, buttons, unchecked boxes, payment cards (cc-* autocomplete tokens, card,
+ * cvc, iban names).
  */
-export const SKIP = /^(password|hidden|file|submit|button|(checkbox|radio) false)|cc-|card|cvc|cvv|iban/i;
+export const SKIP = /^(password|hidden|file|submit|button|(checkbox|radio)false)|cc-|card|cvc|cvv|iban/i;
 /** A plausible email address, as the wire accepts it (at most 254 characters). */
 export const EMAIL = /^(?=.{6,254}$)[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -33,13 +34,10 @@ export const capture = (emit: Emit) => {
   };
   // SPA routers set the title after the URL: record on the next task.
   const spa = () => setTimeout(g(page));
-  ["pushState", "replaceState"].map((m) => {
-    const orig = (history as any)[m];
-    (history as any)[m] = function (this: History) {
-      spa();
-      return orig.apply(this, arguments);
-    };
-  });
+  for (const m of ["pushState", "replaceState"] as const) {
+    const orig = history[m];
+    history[m] = (...a: Parameters<History["pushState"]>) => (spa(), orig.apply(history, a));
+  }
   on("popstate", spa);
   on("pageshow", (e: PageTransitionEvent) => e.persisted && page(1));
 
@@ -49,18 +47,19 @@ export const capture = (emit: Emit) => {
     let email: string | undefined;
     for (const el of f.elements as unknown as HTMLInputElement[]) {
       const k = el.name || el.id;
-      if (k && !SKIP.test([el.type, el.checked, el.autocomplete, k].join(" ")) && !el.closest("[data-mql-ignore]")) {
-        fields[k] = el.value;
-        if (/mail/i.test(el.type + k) && EMAIL.test(el.value)) email = el.value;
+      const v = el.value;
+      if (k && !SKIP.test(el.type + el.checked + el.autocomplete + k) && !el.closest("[data-mql-ignore]")) {
+        fields[k] = v;
+        if (/mail/i.test(el.type + k) && EMAIL.test(v)) email = v;
       }
     }
-    const b = bag(fields);
+    const traits = bag(fields);
     // getAttribute: a field named "id" or "name" shadows the form's own property.
-    emit("form_submit", { form: { id: clip(f.getAttribute("id"), 128), name: clip(f.getAttribute("name"), 128) }, fields: b });
-    if (email) emit("identify", { email, traits: b });
+    emit("form_submit", { form: { id: clip(f.getAttribute("id"), 128), name: clip(f.getAttribute("name"), 128) }, fields: traits });
+    if (email) emit("identify", { email, traits });
   });
 
-  const click = (e: MouseEvent) => {
+  on("click auxclick", (e: MouseEvent) => {
     const a = (e.target as Element).closest?.("[data-mql-cta],a[href]") as HTMLAnchorElement | null;
     if (!a) return;
     const id = a.dataset.mqlCta;
@@ -68,8 +67,6 @@ export const capture = (emit: Emit) => {
     if (id != null) emit("cta_click", { element: clip(id, 128), href });
     else if (a.hasAttribute("download") || DOWNLOAD.test(a.pathname)) emit("download", { href });
     else if (a.host != location.host && /^http/.test(href!)) emit("custom", { name: "outbound", href });
-  };
-  on("click", click);
-  on("auxclick", click);
+  });
   return page;
 };

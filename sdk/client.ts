@@ -8,15 +8,15 @@ import { capture, EMAIL } from "./capture";
 import { BACKUP_KEY, CLAIM_MS, FLUSH_DELAY_MS, STATE_KEY } from "./constants";
 import { post, retryIn } from "./transport";
 import { render, type CtaTrack } from "./cta";
-import { add, claim, drop, due, fly, hold, mem } from "./queue";
+import { add, claim, drop, due, hold, mem } from "./queue";
 import { allow, allowed, reset, state, touch } from "./session";
 import type { CollectResponse, Emit, Mql, Options, Rec } from "./types";
-import { bag, cfg, clip, g, log, on, rid, store } from "./util";
+import { api, bag, cfg, clip, g, log, now, on, rid, store } from "./util";
 
 /** Starts the snippet and returns its API; every entry point is guarded. */
 export const init = (o: Options): Mql => {
   Object.assign(cfg, o);
-  const url = new URL("/v1/collect", o.endpoint).href;
+  const url = api("collect");
   const shown: Record<string, 1> = {};
   const listeners: Record<string, Function[]> = {};
   let off: unknown;
@@ -30,25 +30,28 @@ export const init = (o: Options): Mql => {
   /** Flushes in `ms`, or when the backoff ends. */
   const later = (ms: number) => {
     clearTimeout(timer);
-    timer = setTimeout(flush, Math.max(ms, until - Date.now()));
+    timer = setTimeout(flush, Math.max(ms, until - now()));
   };
   const queue = (r: Rec) => add(r).then(() => later(r.e.type == "page_view" ? 0 : FLUSH_DELAY_MS));
-  const body = (b: Rec[]) => JSON.stringify({ site: o.site, visitor: b[0]!.v, page: clip(location.pathname), events: b.map((r) => r.e) });
+  const body = (b: Rec[]) => ({ site: o.site, visitor: b[0]!.v, page: clip(location.pathname), events: b.map((r) => r.e) });
   /** Calls the listeners of `k`. */
   const fire = (k: string, ...a: unknown[]) => (listeners[k] || []).map((f) => g(f as any)(...a));
+  /** Sending is on: allowed, and the worker did not answer that the visitor opted out. */
+  const live = () => allowed && !off;
 
   const emit: Emit = (type, x) => {
-    if (off || !allowed) return;
-    const now = Date.now();
-    const s = touch(now);
-    const e = { id: rid(), type, ts: now, url: clip(location.href), visit: s.n, landing: (s.f && type == "page_view") || undefined, ...x };
-    log(type, e);
-    queue({ e, v: s.v });
+    if (live()) {
+      const t = now();
+      const s = touch(t);
+      const e = { id: rid(), type, ts: t, url: clip(location.href), visit: s.n, landing: (s.f && type == "page_view") || undefined, ...x };
+      log(type, e);
+      queue({ e, v: s.v });
+    }
   };
   const track: CtaTrack = (type, a, href) => emit(type, { element: a.id, props: { variant: a.variant.id }, href });
 
   const flush = async () => {
-    if (busy || !allowed || off) return;
+    if (busy || !live()) return;
     busy = 1;
     let b: Rec[] = [];
     let wait = -1;
@@ -59,27 +62,25 @@ export const init = (o: Options): Mql => {
         if (res && res.ok) {
           tries = 0;
           const a: CollectResponse = await res.json();
-          // Events not acknowledged stay claimed: they are sent again when the claim runs out.
-          drop(a.ack);
-          if (a.optedOut) drop((off = 1) && undefined);
           const v = a.visitor;
+          // Events not acknowledged stay claimed: they are sent again when the claim runs out.
+          drop(!(off = a.optedOut) && a.ack);
           if (v.stage != stage) fire("stage", (stage = v.stage), v);
           a.actions.map((x) => !off && !shown[x.id] && fire("action", x) && (shown[x.id] = 1) && g(render)(x, track));
         } else if ((wait = retryIn(res, tries)) < 0) {
           // Refused for good: the next batch goes at once.
-          log("refused", res);
+          log(res);
           drop(b.map((r) => r.e.id));
           wait = 0;
         } else {
           tries++;
-          until = Date.now() + wait;
+          until = now() + wait;
           hold(b, 0);
         }
-      } else if (due) wait = due - Date.now();
+      } else if (due) wait = due - now();
     } catch (e) {
       log(e);
     }
-    b.map((r) => delete fly[r.e.id]);
     busy = 0;
     if (wait >= 0) later(wait);
   };
@@ -90,16 +91,16 @@ export const init = (o: Options): Mql => {
    * writes). No beacon after a failed request: the network is down, the events wait for the next page.
    */
   const bye = () => {
-    if (allowed && !off) {
-      const now = Date.now();
+    if (live()) {
+      const t = now();
       const mine = Object.values(mem);
-      const b = batch(mine.filter((r) => !tries && !fly[r.e.id] && !(r.c! > now)));
-      if (b[0] && navigator.sendBeacon(url, body(b))) hold(b, now + CLAIM_MS);
+      const b = batch(mine.filter((r) => !tries && !(r.c! > t)));
+      if (b[0] && navigator.sendBeacon(url, JSON.stringify(body(b)))) hold(b, t + CLAIM_MS);
       store(BACKUP_KEY, mine.filter((r) => r.p != 1));
     }
   };
 
-  const api: Mql = {
+  const mql: Mql = {
     track: (name, props) => emit("custom", { name: clip(name, 128), props: bag(props) }),
     identify: (email, traits) => EMAIL.test(email) && emit("identify", { email, traits: bag(traits) }),
     page: () => page(1),
@@ -118,7 +119,7 @@ export const init = (o: Options): Mql => {
     on: (what: string, fn: Function) => (listeners[what] ||= []).push(fn),
     reset,
   };
-  for (const k in api) (api as any)[k] = g((api as any)[k]);
+  for (const k in mql) (mql as any)[k] = g((mql as any)[k]);
 
   /** Queues the events a page backed up on exit, then records the page view. */
   const start = (force?: 1) => {
@@ -133,5 +134,5 @@ export const init = (o: Options): Mql => {
   on("pagehide", bye);
   on("visibilitychange", () => document.hidden && bye());
   on("online", () => later((until = tries = 0)));
-  return api;
+  return mql;
 };

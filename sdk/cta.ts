@@ -1,7 +1,7 @@
 /**
  * CTA rendering. Each CTA lives in its own shadow root (site CSS does not reach it, its CSS does
  * not reach the site), in a <dialog>. A modal is shown with showModal() (the page behind goes
- * inert) and keeps Tab and Esc to itself. Other kinds only get `open`, so a banner never takes the
+ * inert) and keeps Tab and Esc to itself. Other kinds are only opened, so a banner never takes the
  * focus from the page. The markup is a constant; content is set as text only, and the link stays
  * only for http(s) or relative URLs. An inline CTA replaces the content of `[data-mql-slot="<slot>"]`.
  */
@@ -19,37 +19,40 @@ export type CtaTrack = (type: "cta_impression" | "cta_click" | "cta_dismiss", a:
 /** Shows a CTA and reports its impression, click and dismissal. */
 export const render = (a: WireAction, track: CtaTrack) => {
   const d = document;
-  const v = a.variant;
+  const { kind, variant: v } = a;
+  const modal = kind == "modal";
   const host = d.createElement("div");
-  a.kind == "inline" ? d.querySelector(`[data-mql-slot="${CSS.escape(a.slot!)}"]`)!.replaceChildren(host) : d.body.append(host);
   const root = host.attachShadow({ mode: "open" });
   root.innerHTML = HTML;
   const [dlg, close, b, p, link] = root.querySelectorAll("dialog,button,b,p,a") as unknown as [HTMLDialogElement, HTMLElement, HTMLElement, HTMLElement, HTMLAnchorElement];
-  dlg.className = a.kind;
+  dlg.className = kind;
   dlg.ariaLabel = v.title || v.text;
-  b.textContent = v.title || "";
+  // Text only: an unset title or label leaves the element empty.
+  b.textContent = v.title!;
   p.textContent = v.text;
-  link.textContent = v.button?.label!;
-  link.href = v.button?.href!;
-  link.onclick = g(() => track("cta_click", a, link.href));
+  if (v.button) {
+    link.textContent = v.button.label;
+    link.href = v.button.href;
+  }
   // Relative URLs resolve against the page; javascript:, data:, a missing button and invalid URLs fail this test.
-  if (!v.button || !/^https?:$/.test(link.protocol)) link.remove();
+  if (!/^https?:$/.test(link.protocol)) link.remove();
+  link.onclick = g(() => track("cta_click", a, link.href));
   dlg.onclose = g(() => {
     host.remove();
     track("cta_dismiss", a);
   });
-  if (a.kind == "modal") {
-    dlg.showModal();
-    // showModal() lets Tab leave the page for the browser's own UI, where Esc no longer reaches the
-    // dialog, and Chromium drops Esc at times when another dialog opened after this one: Tab and
-    // Shift+Tab cycle between the two controls (focusing a removed link does nothing), Esc closes.
-    dlg.onkeydown = g((e: KeyboardEvent) => {
-      if (e.key == "Escape") dlg.close();
-      if (e.key == "Tab") {
-        e.preventDefault();
-        (root.activeElement == link ? close : link).focus();
-      }
-    });
-  } else dlg.open = true;
+  // showModal() lets Tab leave the page for the browser's own UI, where Esc no longer reaches the
+  // dialog, and Chromium drops Esc at times when another dialog opened after this one: Tab and
+  // Shift+Tab cycle between the two controls (focusing a removed link does nothing), Esc closes.
+  dlg.onkeydown = g((e: KeyboardEvent) => {
+    if (e.key == "Escape") dlg.close();
+    if (e.key == "Tab" && modal) {
+      e.preventDefault();
+      (root.activeElement == link ? close : link).focus();
+    }
+  });
+  kind == "inline" ? d.querySelector(`[data-mql-slot="${CSS.escape(a.slot!)}"]`)!.replaceChildren(host) : d.body.append(host);
+  // Other kinds are only opened: show() would take the focus from the page.
+  modal ? dlg.showModal() : (dlg.open = true);
   track("cta_impression", a);
 };

@@ -21,6 +21,8 @@ export interface State {
 }
 
 let st: State | undefined;
+/** A new visitor, with consent `c` kept. */
+const fresh = (c?: unknown): State => ({ v: rid(), n: 0, t: 0, c });
 /** Storing on the device and sending are allowed (no consent needed, or consent given). */
 export let allowed: unknown;
 /** Sets whether storing and sending are allowed. */
@@ -28,7 +30,7 @@ export const allow = (y: unknown) => (allowed = y);
 
 /** The current state (a new visitor when the device has none); `f` changes it and writes it when allowed. */
 export const state = (f?: (s: State) => unknown): State => {
-  st = store(STATE_KEY) || st || { v: rid(), n: 0, t: 0 };
+  st = store(STATE_KEY) || st || fresh();
   if (f) {
     f(st!);
     if (allowed) store(STATE_KEY, st);
@@ -44,4 +46,4 @@ export const touch = (now: number) =>
   });
 
 /** A new visitor (consent given stays given). */
-export const reset = () => state((s) => (st = { v: rid(), n: 0, t: 0, c: s.c }));
+export const reset = () => state((s) => (st = fresh(s.c)));

@@ -4,13 +4,13 @@
  * calls the stub queued, in order.
  */
 import { init } from "./client";
-import type { Mql } from "./types";
+import type { Mql, Options } from "./types";
 
 try {
   const s = (document.currentScript || document.querySelector("script[data-site]")) as HTMLScriptElement;
   const d = s.dataset;
   const w = window as unknown as { mql?: { q?: [keyof Mql, IArguments][] } | Mql };
   const queued = (w.mql as { q?: [keyof Mql, IArguments][] } | undefined)?.q;
-  const api = (w.mql = init({ site: d.site!, endpoint: d.endpoint || new URL(s.src).origin, consent: d.consent, debug: d.debug != null }));
-  queued?.forEach(([k, a]) => (api[k] as Function | undefined)?.(...a));
+  const api = (w.mql = init({ ...d, endpoint: d.endpoint || new URL(s.src).origin, debug: d.debug != null } as Options));
+  queued?.map(([k, a]) => (api[k] as Function | undefined)?.(...a));
 } catch {}

@@ -2,12 +2,12 @@
 import { RETRY_BASE_MS, RETRY_MAX_MS } from "./constants";
 
 /**
- * POSTs a batch as text/plain (a CORS simple request: no preflight) with keepalive, so a request
- * started before the page goes away still completes. Resolves to the response, or 0 on a network
- * error.
+ * POSTs `body` as JSON in a text/plain body (a CORS simple request: no preflight) with keepalive,
+ * so a request started before the page goes away still completes. Resolves to the response, or 0
+ * on a network error.
  */
-export const post = (url: string, body: string): Promise<Response | 0> =>
-  fetch(url, { method: "POST", body, keepalive: true }).catch(() => 0 as const);
+export const post = (url: URL | string, body: unknown): Promise<Response | 0> =>
+  fetch(url, { method: "POST", body: JSON.stringify(body), keepalive: true }).catch(() => 0 as const);
 
 /**
  * What to do after an answer that is not a 2xx: -1 when the batch was refused for good (a 4xx but
@@ -16,11 +16,11 @@ export const post = (url: string, body: string): Promise<Response | 0> =>
  * failure up to RETRY_MAX_MS, less up to 50% of jitter so that pages do not retry in step.
  */
 export const retryIn = (res: Response | 0, tries: number): number => {
-  const status = res ? res.status : 0;
-  const after = res && +res.headers.get("Retry-After")!;
-  return status && status < 500 && status != 429
+  const s = res && res.status;
+  const after = (s == 429 && +(res as Response).headers.get("Retry-After")!) as number;
+  return s && s < 500 && s != 429
     ? -1
-    : status == 429 && after > 0
+    : after > 0
       ? after * 1e3
       : Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** tries) * (1 - Math.random() / 2);
 };

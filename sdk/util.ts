@@ -4,7 +4,7 @@ import type { Options } from "./types";
 /** The options `init` was called with (one snippet per page). */
 export const cfg = {} as Options;
 
-/** Logs only with debug on. */
+/** Logs only with debug on: the snippet's one logger. */
 export const log = (...a: unknown[]) => cfg.debug && console.warn("[mql]", ...a);
 
 /** Wraps a function so that it never throws into the host page. */
@@ -18,30 +18,36 @@ export const g =
     }
   }) as F;
 
-/** Listens, guarded, in the capture phase (pages that stop propagation do not hide events), on `to` or the window. */
-export const on = (t: string, f: (e: any) => unknown, to: EventTarget = window) => to.addEventListener(t, g(f), true);
+/**
+ * Listens, guarded, in the capture phase (pages that stop propagation do not hide events) to each
+ * of the space-separated event types `t`, on `to` or the window.
+ */
+export const on = (t: string, f: (e: any) => unknown, to: EventTarget = window) =>
+  t.split(" ").map((t) => to.addEventListener(t, g(f), true));
+
+/** The URL of the worker's `/v1/<path>`. */
+export const api = (path: string) => new URL("/v1/" + path, cfg.endpoint);
+
+/** Milliseconds since the epoch. */
+export const now = () => Date.now();
 
 /** A unique, time-ordered id: base-36 milliseconds then about 52 random bits. */
-export const rid = (): string => Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
+export const rid = (): string => now().toString(36) + Math.random().toString(36).slice(2, 12);
 
 /** `s` as a string of at most `n` characters (2,000 by default), or undefined. */
-export const clip = (s: unknown, n = 2e3): string | undefined => (s == null ? undefined : String(s).slice(0, n));
+export const clip = (s: any, n = 2e3): string | undefined => s?.toString().slice(0, n);
 
 /**
  * Props, traits or form fields as the wire accepts them (one key it refuses would cost the whole
  * batch): at most 50 keys of 1-64 letters, digits, _ . -; values booleans, numbers within +-1e15,
  * or strings of at most 256 characters, so that the largest event stays within the keepalive budget.
  */
-export const bag = (o: any): Record<string, any> => {
-  const r: Record<string, any> = {};
-  Object.keys(o || {})
-    .slice(0, 50)
-    .map((k) => {
-      const v = o[k];
-      r[k.replace(/[^\w.-]/g, "_").slice(0, 64) || "_"] = v === !!v || (v === +v && v * v <= 1e30) ? v : clip(v, 256);
-    });
-  return r;
-};
+export const bag = (o: any): Record<string, any> =>
+  Object.fromEntries(
+    Object.entries(o || 0)
+      .slice(0, 50)
+      .map(([k, v]: [string, any]) => [k.replace(/[^\w.-]/g, "_").slice(0, 64) || "_", v === !!v || (v === +v && v * v <= 1e30) ? v : clip(v, 256)]),
+  );
 
 /**
  * localStorage, never throwing (it throws when blocked): reads the JSON at `key`, or writes `v`
@@ -52,3 +58,4 @@ export const store = (key: string, v?: unknown): any => {
     return v ? (localStorage[key] = JSON.stringify(v)) : v === null ? localStorage.removeItem(key) : JSON.parse(localStorage[key]);
   } catch {}
 };
+

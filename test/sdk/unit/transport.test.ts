@@ -8,9 +8,9 @@ const answer = (status: number, headers: Record<string, string> = {}) => new Res
 afterEach(() => vi.restoreAllMocks());
 
 describe("post", () => {
-  it("sends the body as text/plain (no preflight) with keepalive, and resolves to the answer", async () => {
+  it("sends the body as JSON in text/plain (no preflight) with keepalive, and resolves to the answer", async () => {
     const fetch = vi.spyOn(globalThis, "fetch").mockResolvedValue(answer(200));
-    const res = await post("https://w.example/v1/collect", '{"a":1}');
+    const res = await post("https://w.example/v1/collect", { a: 1 });
     expect(res && res.status).toBe(200);
     const [url, init] = fetch.mock.calls[0]!;
     expect(url).toBe("https://w.example/v1/collect");
@@ -21,7 +21,7 @@ describe("post", () => {
 
   it("resolves to 0 on a network error instead of throwing", async () => {
     vi.spyOn(globalThis, "fetch").mockRejectedValue(new TypeError("Failed to fetch"));
-    expect(await post("https://w.example/v1/collect", "{}")).toBe(0);
+    expect(await post("https://w.example/v1/collect", {})).toBe(0);
   });
 });
 
