@@ -14,6 +14,7 @@ const SUITES = [
   "fuzz", "server-lost-answer", "server-slow-kv", "server-rules-replaced", "webhook-outage", "webhook-dead-letter",
   "browser-offline-reloads", "browser-close-tab", "browser-five-tabs", "browser-idb-faults", "browser-unload-size",
   "browser-requests", "browser-xss", "rules-cta-content", "rules-cta-refused",
+  "worker-offline-reloads", "worker-close-tab", "worker-five-tabs", "worker-requests",
 ];
 
 const env = { ...process.env, FUZZ_BODIES: process.env.FUZZ_BODIES ?? "100000", RELIABILITY_FULL: "1", FORCE_COLOR: "0", NO_COLOR: "1" };
