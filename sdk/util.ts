@@ -55,7 +55,7 @@ export const bag = (o: any): Record<string, any> =>
  */
 export const store = (key: string, v?: unknown): any => {
   try {
-    return v ? (localStorage[key] = JSON.stringify(v)) : v === null ? localStorage.removeItem(key) : JSON.parse(localStorage[key]);
+    return v ? (localStorage[key] = JSON.stringify(v)) : v === null ? delete localStorage[key] : JSON.parse(localStorage[key]);
   } catch {}
 };
 
