@@ -12,6 +12,7 @@ import { add, claim, drop, due, hold, mem } from "./queue";
 import { allow, allowed, reset, state, touch } from "./session";
 import type { CollectResponse, Emit, Mql, Options, Rec } from "./types";
 import { api, bag, cfg, clip, g, log, now, on, rid, store } from "./util";
+import { redeem, takeToken, xd } from "./xd";
 
 /** Starts the snippet and returns its API; every entry point is guarded. */
 export const init = (o: Options): Mql => {
@@ -25,6 +26,7 @@ export const init = (o: Options): Mql => {
   let until = 0;
   let timer: any;
   let stage: string;
+  takeToken();
   allow(o.consent != "required" || state().c);
 
   /** Flushes in `ms`, or when the backoff ends. */
@@ -121,11 +123,19 @@ export const init = (o: Options): Mql => {
   };
   for (const k in mql) (mql as any)[k] = g((mql as any)[k]);
 
-  /** Queues the events a page backed up on exit, then records the page view. */
+  /**
+   * Queues the events a page backed up on exit, records the page view, and redeems a `mql_t`
+   * token: nothing is sent before the answer, which may make this device another visitor.
+   */
   const start = (force?: 1) => {
     if (allowed) {
       (store(BACKUP_KEY) || []).map(queue);
       store(BACKUP_KEY, null);
+      const r = redeem();
+      if (r) {
+        busy = 1;
+        r.then(() => later((busy = 0)));
+      }
     }
     page(force);
   };
@@ -134,5 +144,6 @@ export const init = (o: Options): Mql => {
   on("pagehide", bye);
   on("visibilitychange", () => document.hidden && bye());
   on("online", () => later((until = tries = 0)));
+  xd(live);
   return mql;
 };

@@ -29,3 +29,5 @@ export const IDB_TIMEOUT_MS = 3_000;
  */
 export const STATE_KEY = "mql";
 export const BACKUP_KEY = "mql_q";
+/** A cross-domain token is added to a link only with more than this left before it expires. */
+export const XD_MIN_LEFT_MS = 10_000;

@@ -13,6 +13,11 @@ export interface Options {
   consent?: string;
   /** Log to the console (`data-debug`). */
   debug?: boolean;
+  /**
+   * The site's other domains, comma-separated (`data-domains="shop.example,docs.example"`): links
+   * to them carry a token with which the snippet there continues as the same visitor.
+   */
+  domains?: string;
 }
 
 /** Properties of a custom event, or traits of an identified visitor. */

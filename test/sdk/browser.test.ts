@@ -188,6 +188,9 @@ describe("the snippet in Chromium", () => {
 
     await expect.poll(() => page.locator("dialog.banner").isVisible()).toBe(true);
     expect(await page.locator("dialog.banner a").count()).toBe(0);
+    // No title: an empty <b>, labelled by its text.
+    expect(await page.locator("dialog.banner b").textContent()).toBe("");
+    expect(await page.locator("dialog.banner").getAttribute("aria-label")).toBe("Unsafe link");
     await page.locator("dialog.banner button").click();
     await page.locator("dialog.banner").waitFor({ state: "detached" });
 
@@ -395,5 +398,46 @@ describe("the snippet in Chromium", () => {
     await until(() => events("page_view").length == 3, "the debug page view");
     await expect.poll(() => logged["/debug"]).toBeGreaterThan(0);
     expect([t.invalid, errors]).toEqual([[], []]);
+  });
+
+  it("continues as the same visitor on another of the site's domains through a link it decorates, and takes the token off the URL", async () => {
+    t = await startServer();
+    const tag = t.tag('data-domains="127.0.0.1" defer');
+    // Tells the test when the page has read the token's answer (the snippet reads it in the same task).
+    const watch = `<script>const f = fetch; fetch = (...a) => f(...a).then((r) => (String(a[0]).endsWith("/v1/identity/xd") && r.clone().json().then(() => setTimeout(() => (window.tokenRead = true))), r))</script>`;
+    t.page("/www", html("WWW", `<a id="shop" href="${t.site2}/shop?ref=www">Shop</a>${tag}`, watch));
+    t.page("/shop", html("Shop", tag));
+    const { page, errors } = await tab();
+    await page.goto(`${t.site}/www`);
+    await until(() => events("page_view").length == 1, "the page view on the first domain");
+    const visitor = t.accepted[0]!.visitor;
+
+    // Focus (a keyboard user tabbing to the link, or the press of a pointer) asks for a token ahead of the click.
+    await page.focus("#shop");
+    await page.waitForFunction(() => (window as any).tokenRead);
+    await page.click("#shop");
+    await page.waitForURL(`${t.site2}/shop?ref=www`);
+    await until(() => events("page_view").length == 2, "the page view on the second domain");
+
+    const [xd, redeem] = t.identity;
+    expect(t.identity).toHaveLength(2);
+    expect(xd).toMatchObject({ path: "/v1/identity/xd", origin: t.site, body: { site: "acme", visitor, to: t.site2 }, status: 200 });
+    expect(redeem).toMatchObject({ path: "/v1/identity/continue", origin: t.site2, body: { site: "acme" }, status: 200 });
+    const token = (redeem!.body as { token: string }).token;
+    expect(xd!.answer).toEqual({ token, param: "mql_t", expiresAt: expect.any(Number) });
+    // The landing page view is the same visitor's, and its URL does not carry the token.
+    const landing = t.accepted.find((r) => r.page == "/shop")!;
+    expect(landing.visitor).toBe(visitor);
+    expect(landing.events[0]).toMatchObject({ type: "page_view", url: `${t.site2}/shop?ref=www` });
+    expect(await page.evaluate(() => JSON.parse(localStorage.getItem("mql")!).v)).toBe(visitor);
+
+    // The token is spent: presented again, the worker refuses it (without CORS headers, so Chromium
+    // reports the failed fetch) and the page goes on as the visitor it is.
+    await page.goto(`${t.site2}/shop?mql_t=${encodeURIComponent(token)}`);
+    await until(() => t.identity.length == 3 && events("page_view").length == 3, "the second redemption and its page view");
+    expect(t.identity[2]).toMatchObject({ path: "/v1/identity/continue", status: 409, code: "token_used" });
+    expect(page.url()).toBe(`${t.site2}/shop`);
+    expect(t.accepted.at(-1)!.visitor).toBe(visitor);
+    expect([t.invalid, errors.filter((e) => !/blocked by CORS policy/.test(e))]).toEqual([[], []]);
   });
 });
