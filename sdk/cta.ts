@@ -9,8 +9,8 @@ import type { WireAction } from "./types";
 import { g } from "./util";
 
 const HTML =
-  "<style>:host{all:initial}dialog{font:15px system-ui;z-index:2147483647}.banner,.slide_in{position:fixed;inset:auto 1em 1em auto;max-width:24em}" +
-  ".banner{left:1em;max-width:none}.inline{position:static}form{float:right}</style>" +
+  "<style>:host{all:initial}dialog{font:15px system-ui;z-index:2147483647}.banner,.slide_in{position:fixed;inset:auto 1em 1em}" +
+  ".slide_in{left:auto;max-width:24em}.inline{position:static}form{float:right}</style>" +
   "<dialog><form method=dialog><button aria-label=Close>×</button></form><b></b><p></p><a></a></dialog>";
 
 /** Records `cta_impression`, `cta_click` (with the link) or `cta_dismiss` for a CTA. */
