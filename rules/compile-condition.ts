@@ -58,60 +58,144 @@ const lower = (v: unknown): string | undefined =>
   typeof v === "string" ? v.toLowerCase() : typeof v === "number" || typeof v === "boolean" ? String(v) : undefined;
 const asList = (v: string | string[]): string[] => (typeof v === "string" ? [v] : v);
 
-function compileTest(t: FieldTest): EventTest {
+/**
+ * Field values an engine reads once per event: a field several rules test (a job title four rules
+ * search, the form id six rules compare) is lower-cased or read as a number once, then the other
+ * tests read it here. Register every condition with `count`, compile them with this, then call
+ * `next` before testing another event or visitor (or the same visitor once its identity changed):
+ * a value read is kept until then.
+ */
+export class SharedReads {
+  private readonly uses = new Map<string, number>();
+  private readonly slots = new Map<string, number>();
+  private values: unknown[] = [];
+  private readIn = new Float64Array(0);
+  private event = 1;
+
+  /** Counts the reads of a condition. */
+  count(c: Condition): void {
+    if ("field" in c) {
+      const key = readKey(c);
+      this.uses.set(key, (this.uses.get(key) ?? 0) + 1);
+    } else if ("all" in c) for (const p of c.all) this.count(p);
+    else if ("any" in c) for (const p of c.any) this.count(p);
+    else this.count(c.not);
+  }
+
+  /** The reader of `key` (kind and field), shared when several tests read it. */
+  reader(key: string, read: Accessor): Accessor {
+    if ((this.uses.get(key) ?? 0) < 2) return read;
+    let slot = this.slots.get(key);
+    if (slot === undefined) {
+      this.slots.set(key, (slot = this.slots.size));
+      const grown = new Float64Array(this.slots.size);
+      grown.set(this.readIn);
+      this.readIn = grown;
+      this.values.length = this.slots.size;
+    }
+    const at = slot;
+    return (e, s) => {
+      if (this.readIn[at] === this.event) return this.values[at];
+      const v = read(e, s);
+      this.values[at] = v;
+      this.readIn[at] = this.event;
+      return v;
+    };
+  }
+
+  /** Forgets the values read: the next tests are on another event or state. */
+  next(): void {
+    this.event++;
+  }
+}
+
+/** How a test reads its field: lower-cased text, a number, or the value as it is. */
+function readKey(t: FieldTest): string {
+  const kind = t.glob !== undefined || t.exists !== undefined ? "value"
+    : t.gte !== undefined || t.gt !== undefined || t.lte !== undefined || t.lt !== undefined || typeof t.eq === "number" ? "number"
+    : "text";
+  return `${kind} ${t.field}`;
+}
+
+function compileTest(t: FieldTest, shared?: SharedReads): EventTest {
   const get = fieldAccessor(t.field);
+  const key = readKey(t);
+  const read: Accessor = key.startsWith("text") ? (e, s) => lower(get(e, s)) : key.startsWith("number") ? (e, s) => toNumber(get(e, s)) : get;
+  const value = shared === undefined ? read : shared.reader(key, read);
   if (t.eq !== undefined) {
     const c = t.eq;
-    if (typeof c === "number") return (e, s) => toNumber(get(e, s)) === c;
+    if (typeof c === "number") return (e, s) => value(e, s) === c;
     const want = String(c).toLowerCase();
-    return (e, s) => lower(get(e, s)) === want;
+    return (e, s) => value(e, s) === want;
   }
+  const text = value as (e: EngineEvent, s: VisitorState) => string | undefined;
   if (t.in !== undefined) {
     const set = new Set(t.in.map((x) => String(x).toLowerCase()));
     return (e, s) => {
-      const v = lower(get(e, s));
+      const v = text(e, s);
       return v !== undefined && set.has(v);
     };
   }
   if (t.contains !== undefined) {
     const needles = asList(t.contains).map((n) => n.toLowerCase());
     return (e, s) => {
-      const v = lower(get(e, s));
+      const v = text(e, s);
       if (v === undefined) return false;
-      for (const n of needles) if (v.includes(n)) return true;
+      for (let i = 0; i < needles.length; i++) if (v.includes(needles[i]!)) return true;
       return false;
     };
   }
   if (t.startsWith !== undefined) {
     const p = t.startsWith.toLowerCase();
-    return (e, s) => lower(get(e, s))?.startsWith(p) === true;
+    return (e, s) => text(e, s)?.startsWith(p) === true;
   }
   if (t.endsWith !== undefined) {
     const p = t.endsWith.toLowerCase();
-    return (e, s) => lower(get(e, s))?.endsWith(p) === true;
+    return (e, s) => text(e, s)?.endsWith(p) === true;
   }
   if (t.glob !== undefined) {
     const match = pathGlobs(asList(t.glob));
     return (e, s) => {
-      const v = get(e, s);
+      const v = value(e, s);
       return typeof v === "string" && match(v);
     };
   }
   if (t.exists !== undefined) {
     const want = t.exists;
     return (e, s) => {
-      const v = get(e, s);
+      const v = value(e, s);
       return (v !== undefined && v !== null && v !== "") === want;
     };
   }
-  const cmp = (op: (n: number) => boolean): EventTest => (e, s) => {
-    const n = toNumber(get(e, s));
-    return n !== undefined && op(n);
-  };
-  if (t.gte !== undefined) { const c = t.gte; return cmp((n) => n >= c); }
-  if (t.gt !== undefined) { const c = t.gt; return cmp((n) => n > c); }
-  if (t.lte !== undefined) { const c = t.lte; return cmp((n) => n <= c); }
-  if (t.lt !== undefined) { const c = t.lt; return cmp((n) => n < c); }
+  const num = value as (e: EngineEvent, s: VisitorState) => number | undefined;
+  if (t.gte !== undefined) {
+    const c = t.gte;
+    return (e, s) => {
+      const n = num(e, s);
+      return n !== undefined && n >= c;
+    };
+  }
+  if (t.gt !== undefined) {
+    const c = t.gt;
+    return (e, s) => {
+      const n = num(e, s);
+      return n !== undefined && n > c;
+    };
+  }
+  if (t.lte !== undefined) {
+    const c = t.lte;
+    return (e, s) => {
+      const n = num(e, s);
+      return n !== undefined && n <= c;
+    };
+  }
+  if (t.lt !== undefined) {
+    const c = t.lt;
+    return (e, s) => {
+      const n = num(e, s);
+      return n !== undefined && n < c;
+    };
+  }
   throw new Error(`condition on "${t.field}" has no operator`);
 }
 
@@ -174,25 +258,36 @@ export function pathGlob(glob: string): (path: string) => boolean {
   };
 }
 
-/** Compiles a condition tree to one closure. */
-export function compileCondition(c: Condition): EventTest {
-  if ("field" in c) return compileTest(c);
+/**
+ * Compiles a condition tree to one closure. With `shared`, fields several tests read are read
+ * once per event (see `SharedReads`).
+ */
+export function compileCondition(c: Condition, shared?: SharedReads): EventTest {
+  if ("field" in c) return compileTest(c, shared);
   if ("all" in c) {
-    const parts = c.all.map(compileCondition);
+    const parts = c.all.map((p) => compileCondition(p, shared));
     if (parts.length === 1) return parts[0]!;
+    if (parts.length === 2) {
+      const [a, b] = parts as [EventTest, EventTest];
+      return (e, s) => a(e, s) && b(e, s);
+    }
     return (e, s) => {
-      for (const p of parts) if (!p(e, s)) return false;
+      for (let i = 0; i < parts.length; i++) if (!parts[i]!(e, s)) return false;
       return true;
     };
   }
   if ("any" in c) {
-    const parts = c.any.map(compileCondition);
+    const parts = c.any.map((p) => compileCondition(p, shared));
     if (parts.length === 1) return parts[0]!;
+    if (parts.length === 2) {
+      const [a, b] = parts as [EventTest, EventTest];
+      return (e, s) => a(e, s) || b(e, s);
+    }
     return (e, s) => {
-      for (const p of parts) if (p(e, s)) return true;
+      for (let i = 0; i < parts.length; i++) if (parts[i]!(e, s)) return true;
       return false;
     };
   }
-  const inner = compileCondition(c.not);
+  const inner = compileCondition(c.not, shared);
   return (e, s) => !inner(e, s);
 }

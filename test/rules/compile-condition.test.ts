@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { compileCondition, fieldAccessor, pathGlob, toNumber } from "../../rules/compile-condition.js";
+import { compileCondition, fieldAccessor, pathGlob, SharedReads, toNumber } from "../../rules/compile-condition.js";
 import { compileGlob } from "../../rules/glob.js";
-import { emptyState, FIELD_PATTERN, type Condition, type EngineEvent, type VisitorState } from "../../rules/index.js";
+import saas40 from "../../rules/examples/saas-40.json" with { type: "json" };
+import { emptyState, FIELD_PATTERN, parseRules, type Condition, type EngineEvent, type VisitorState } from "../../rules/index.js";
+import { MONDAY, prng, randomJourney } from "./fixtures.js";
 
 const ev = (fields: Partial<EngineEvent>): EngineEvent => ({ id: "evt-00000001", type: "page_view", ...fields });
 const visitor = (identity: Partial<VisitorState["identity"]> = {}): VisitorState => {
@@ -202,5 +204,58 @@ describe("all, any and not", () => {
     { name: "any of all nests", when: { any: [{ all: [director, big] }, { field: "form.id", eq: "demo" }] }, event: lead("Director", "5", "a@acme.example"), expected: false },
   ])("$name", ({ when, event, expected }) => {
     expect(holds(when, event)).toBe(expected);
+  });
+});
+
+describe("fields several tests read, read once per event", () => {
+  const parsed = parseRules(saas40);
+  if (!parsed.ok) throw new Error("saas-40 is invalid");
+  const extra: Condition[] = [
+    { field: "fields.job_title", eq: "director" },
+    { field: "fields.company_size", eq: 50 },
+    { field: "path", exists: true },
+    { any: [{ field: "traits.job_title", startsWith: "vp" }, { field: "traits.job_title", endsWith: "officer" }] },
+  ];
+  const conditions = [...parsed.rules.rules.flatMap((r) => (r.when ? [r.when] : [])), ...extra];
+  const shared = new SharedReads();
+  for (const c of conditions) shared.count(c);
+  const plain = conditions.map((c) => compileCondition(c));
+  const once = conditions.map((c) => compileCondition(c, shared));
+
+  it("give what each test reading for itself gives, for every event and visitor", () => {
+    const states = [
+      visitor(),
+      visitor({ email: "jo@acme.example", domain: "acme.example", kind: "corporate", traits: { job_title: "VP Sales", company_size: "1,000+", country: "fr" } }),
+      visitor({ email: "kim@gmail.com", domain: "gmail.com", kind: "free", traits: { job_title: "Student" } }),
+    ];
+    let held = 0;
+    for (const [i, [, e]] of randomJourney(prng(9), 600, MONDAY).entries()) {
+      for (const s of [states[i % 3]!, states[(i + 1) % 3]!]) {
+        shared.next();
+        const want = plain.map((t) => t(e, s));
+        expect(once.map((t) => t(e, s))).toEqual(want);
+        held += want.filter(Boolean).length;
+      }
+    }
+    expect(held).toBeGreaterThan(300);
+  });
+
+  const counting = (target: Record<string, unknown>, key: string, count: { n: number }) =>
+    new Proxy(target, { get: (t, k, r) => ((k === key && count.n++), Reflect.get(t, k, r)) });
+
+  it.each([
+    { name: "a form field's text", key: "job_title", make: (c: { n: number }) => ev({ type: "form_submit", fields: counting({ job_title: "Marketing Director", company_size: "51-200" }, "job_title", c) as Record<string, string> }) },
+    { name: "a form field's number", key: "company_size", make: (c: { n: number }) => ev({ type: "form_submit", fields: counting({ job_title: "Analyst", company_size: "51-200" }, "company_size", c) as Record<string, string> }) },
+    { name: "the form id", key: "id", make: (c: { n: number }) => ev({ type: "form_submit", form: counting({ id: "webinar" }, "id", c) }) },
+    { name: "a trait", key: "job_title", make: (c: { n: number }) => ev({ type: "identify", traits: counting({ job_title: "VP Sales" }, "job_title", c) as Record<string, string> }) },
+  ])("reads $name once for all the tests of it", ({ make }) => {
+    const count = { n: 0 };
+    const e = make(count);
+    shared.next();
+    for (const t of once) t(e, visitor());
+    expect(count.n).toBe(1);
+    count.n = 0;
+    for (const t of plain) t(e, visitor());
+    expect(count.n).toBeGreaterThan(1);
   });
 });
