@@ -116,11 +116,11 @@ export interface Engine {
 /**
  * The state a call is writing, owned by that call (`apply` or `applyAll`; one at a time, as calls
  * never nest): a copy of the state given whose groups record and group points are copied on their
- * first write, then written in place. The rules' counters are held by number in typed arrays, read
- * from the state's counts record once when the call begins and written back as a new record, in
- * rule order, when the call hands the state out (`finish`); a record is never written to. Each
- * `begin` starts a new epoch: marks of an older epoch are stale, so no array is cleared between
- * calls. It also computes the scores stage conditions read, each the first time one is read.
+ * first write, then written in place. The rules' counters are held by number in typed arrays, each
+ * read from the state's counts record the first time its rule is, and written back as one new
+ * record when the call hands the state out (`finish`); a record is never written to. Each `begin`
+ * starts a new epoch: marks of an older epoch are stale, so no array is cleared between calls. It
+ * also computes the scores stage conditions read, each the first time one is read.
  */
 class Work implements StageInputs {
   state!: VisitorState;
@@ -134,19 +134,17 @@ class Work implements StageInputs {
   private readonly groupEpoch: Float64Array;
 
   /**
-   * Per counter slot: the epoch its rule had a counter in (it has one when that is the current
-   * epoch), the counter's fields, the counter object of the state given (kept when unchanged) and
-   * the epoch the counter last changed in.
+   * Per counter slot: the epoch its counter was read from the state given in, whether the rule had
+   * a counter then (it has one when this is the current epoch), its fields, and the epoch it last
+   * changed in; the slots changed, in the order they first changed.
    */
+  private readonly loadedIn: Float64Array;
   private readonly present: Float64Array;
   private readonly n: Float64Array;
   private readonly win: Float64Array;
   private readonly wn: Float64Array;
-  private readonly given: (Counter | undefined)[];
   private readonly changedIn: Float64Array;
-  private changes = 0;
-  /** Whether the counts record holds a rule no slot numbers (a rule since removed or disabled). */
-  private others = false;
+  private readonly changed: number[] = [];
 
   /** Per score (groups in document order, then `total`), its value and the reading it belongs to. */
   private readonly values: Float64Array;
@@ -154,19 +152,14 @@ class Work implements StageInputs {
   private reading = 0;
   private now = Number.NaN;
 
-  constructor(
-    private readonly groups: readonly Group[],
-    private readonly ids: readonly string[],
-    private readonly slotOf: ReadonlyMap<string, number>,
-    groupSlots: number,
-  ) {
+  constructor(private readonly groups: readonly Group[], private readonly ids: readonly string[], groupSlots: number) {
     const slots = ids.length;
     this.groupEpoch = new Float64Array(groupSlots);
+    this.loadedIn = new Float64Array(slots);
     this.present = new Float64Array(slots);
     this.n = new Float64Array(slots);
     this.win = new Float64Array(slots);
     this.wn = new Float64Array(slots);
-    this.given = new Array<Counter | undefined>(slots).fill(undefined);
     this.changedIn = new Float64Array(slots);
     this.values = new Float64Array(groups.length + 1);
     this.computed = new Float64Array(groups.length + 1);
@@ -177,56 +170,42 @@ class Work implements StageInputs {
     this.state = copyState(state);
     this.stage = stage;
     this.ownGroups = false;
-    this.changes = 0;
-    this.others = false;
-    const epoch = ++this.epoch;
+    this.changed.length = 0;
+    this.epoch++;
     this.reading++;
-    // One pass over the record, in its own order (for...in reads each value without a lookup by
-    // name, where records of many shapes make lookups slow).
-    const counts = state.counts;
-    for (const id in counts) {
-      const slot = this.slotOf.get(id);
-      if (slot === undefined) {
-        this.others = true;
-        continue;
-      }
-      const counter = counts[id]!;
-      if (typeof counter !== "object" || counter === null) {
-        // Not a counter: left as it is, in its place, and read as none.
-        this.others = true;
-        continue;
-      }
-      this.present[slot] = epoch;
-      this.n[slot] = counter.n;
-      this.win[slot] = counter.win;
-      this.wn[slot] = counter.wn;
-      this.given[slot] = counter;
-    }
   }
 
   /**
-   * The state written, with a new counts record when a counter changed: the counters in rule
-   * order, those unchanged as they were. Ends the call: `begin` again before writing.
+   * The state written, with a new counts record when a counter changed: the record given with
+   * the changed counters in their places and the new ones after them, in the order they first
+   * counted (the order one `apply` per event gives). Ends the call: `begin` again before writing.
    */
   finish(): VisitorState {
-    if (this.changes === 0) return this.state;
-    this.changes = 0;
-    const epoch = this.epoch;
-    const ids = this.ids;
-    let counts: Record<string, Counter>;
-    if (this.others) {
-      // Rules the slots do not number keep their counters and places; the new ones follow.
-      counts = { ...this.state.counts };
-      for (let s = 0; s < ids.length; s++) if (this.changedIn[s] === epoch) counts[ids[s]!] = { n: this.n[s]!, win: this.win[s]!, wn: this.wn[s]! };
-    } else {
-      counts = {};
-      for (let s = 0; s < ids.length; s++) {
-        if (this.present[s] !== epoch) continue;
-        counts[ids[s]!] = this.changedIn[s] === epoch ? { n: this.n[s]!, win: this.win[s]!, wn: this.wn[s]! } : this.given[s]!;
-      }
+    const changed = this.changed;
+    if (changed.length === 0) return this.state;
+    const counts: Record<string, Counter> = { ...this.state.counts };
+    for (let i = 0; i < changed.length; i++) {
+      const s = changed[i]!;
+      counts[this.ids[s]!] = { n: this.n[s]!, win: this.win[s]!, wn: this.wn[s]! };
     }
+    changed.length = 0;
     this.state.counts = counts;
     return this.state;
+  }
+
+  /** Reads the counter of `slot` from the state given: a value that is no counter reads as none. */
+  private load(slot: number): void {
+    const epoch = this.epoch;
+    this.loadedIn[slot] = epoch;
+    const counter = this.state.counts[this.ids[slot]!] as Counter | null | undefined;
+    if (typeof counter !== "object" || counter === null) {
+      this.present[slot] = 0;
+      return;
+    }
+    this.present[slot] = epoch;
+    this.n[slot] = counter.n;
+    this.win[slot] = counter.win;
+    this.wn[slot] = counter.wn;
   }
 
   /**
@@ -235,6 +214,7 @@ class Work implements StageInputs {
    */
   count(slot: number, win: number, ever: boolean, times: number): boolean {
     const epoch = this.epoch;
+    if (this.loadedIn[slot] !== epoch) this.load(slot);
     if (this.present[slot] !== epoch) {
       this.present[slot] = epoch;
       this.n[slot] = 1;
@@ -248,14 +228,18 @@ class Work implements StageInputs {
       this.wn[slot] = same ? this.wn[slot]! + 1 : 1;
       this.win[slot] = win;
     }
-    this.changedIn[slot] = epoch;
-    this.changes++;
+    if (this.changedIn[slot] !== epoch) {
+      this.changedIn[slot] = epoch;
+      this.changed.push(slot);
+    }
     return true;
   }
 
   signal(slot: number, id: string, state: VisitorState): number {
     if (slot < 0) return state.counts[id]?.n ?? 0;
-    return this.present[slot] === this.epoch ? this.n[slot]! : 0;
+    const epoch = this.epoch;
+    if (this.loadedIn[slot] !== epoch) this.load(slot);
+    return this.present[slot] === epoch ? this.n[slot]! : 0;
   }
 
   /** Adds points earned at `now` to group `id` (slot `slot`), as `addPoints` does. */
@@ -378,7 +362,7 @@ export function compile(doc: RulesDocument): Engine {
   const lastStage = stageIds.length - 1;
   const version = doc.version;
   const TOTAL = groups.length;
-  const w = new Work(groups, [...counterSlots.keys()], counterSlots, groupSlots.size);
+  const w = new Work(groups, [...counterSlots.keys()], groupSlots.size);
 
   /** Applies one event to `w.state` at `w.at`, appending what it did to the three lists. */
   function step(event: EngineEvent, entries: LedgerEntry[], transitions: StageChange[], webhooks: WebhookDue[]): void {
