@@ -3,10 +3,15 @@
  * running the same rules and against the same rules written by hand as an if-chain.
  *
  * One representative rule set (rules/examples/saas-40.json), about 200k synthetic events for 20k
- * visitors generated before timing, each visitor's state kept in a Map. Every contender is warmed
- * up first; the engine and the if-chain report the median of several passes, each from fresh
- * states, taken in turns so both see the same machine; json-rules-engine, far slower, runs once
- * on a deterministic sample of the visitors.
+ * visitors generated before timing, each visitor's state kept in a Map. The events reach every
+ * contender in requests, as the worker receives them: each visitor's events in time order, at most
+ * 50 to a request (the snippet's BATCH_MAX, as when it sends a backlog), each request parsed from
+ * its own JSON text. The engine scores a request with one `applyAll` call, as the worker can; the
+ * if-chain and json-rules-engine score its events one by one, in the same order. The engine's
+ * `apply`, one call per event in time order, is timed too and printed for reference.
+ * Every contender is warmed up first; the engine and the if-chain report the median of several
+ * passes, each from fresh states, taken in turns so all see the same machine; json-rules-engine,
+ * far slower, runs once on a deterministic sample of the visitors.
  * All three must end with the same states (stage, every score to 0.01, every rule's counts),
  * or the bench exits 1 saying where they differ. The last line is the machine-readable summary.
  */
@@ -15,7 +20,7 @@ import { compile, parseRules, type Engine } from "../rules/index.js";
 import type { VisitorState } from "../rules/state.js";
 import { createIfChain, type HandScorer } from "./if-chain.js";
 import { createJsonRulesEngine, type AsyncScorer } from "./json-rules-engine.js";
-import { generateWorkload, typeMix, type Workload } from "./synthetic-events.js";
+import { batchesOf, generateWorkload, typeMix, type Batch, type Workload } from "./synthetic-events.js";
 
 const RULES_FILE = "rules/examples/saas-40.json";
 const SEED = 20_261_203;
@@ -25,6 +30,8 @@ const TIMED_PASSES = 5;
 /** json-rules-engine scores every tenth visitor (2,000 visitors) and all their events. */
 const SAMPLE_EVERY = 10;
 const JRE_WARMUP_EVENTS = 2_000;
+/** The snippet's BATCH_MAX: most events in one request. */
+const BATCH_MAX = 50;
 const TARGET_ENGINE_EVENTS_PER_S = 1_000_000;
 const TARGET_TIMES_JRE = 300;
 const TARGET_WITHIN_IF_CHAIN = 3;
@@ -45,7 +52,24 @@ const median = (xs: number[]) => {
   return s[Math.floor(s.length / 2)]!;
 };
 
-function runEngine(engine: Engine, w: Workload): Pass {
+/** The engine scoring each request with one `applyAll` call. */
+function runEngine(engine: Engine, w: Workload, batches: readonly Batch[]): Pass {
+  const { visitors } = w;
+  const states: States = new Map();
+  let entries = 0;
+  const start = performance.now();
+  for (let i = 0; i < batches.length; i++) {
+    const b = batches[i]!;
+    const visitor = visitors[b.visitor]!;
+    const result = engine.applyAll(states.get(visitor) ?? engine.initialState(visitor), b.events, b.at);
+    states.set(visitor, result.state);
+    entries += result.entries.length;
+  }
+  return { ms: performance.now() - start, states, entries };
+}
+
+/** The engine scoring every event with its own `apply` call, in time order. */
+function runEngineByEvent(engine: Engine, w: Workload): Pass {
   const { events, visitorOf, at, visitors } = w;
   const states: States = new Map();
   let entries = 0;
@@ -59,77 +83,71 @@ function runEngine(engine: Engine, w: Workload): Pass {
   return { ms: performance.now() - start, states, entries };
 }
 
-function runHand(scorer: HandScorer, w: Workload): Pass {
-  const { events, visitorOf, at, visitors } = w;
+function runHand(scorer: HandScorer, w: Workload, batches: readonly Batch[]): Pass {
+  const { visitors } = w;
   const states: States = new Map();
   let entries = 0;
   const start = performance.now();
-  for (let i = 0; i < events.length; i++) {
-    const visitor = visitors[visitorOf[i]!]!;
+  for (let i = 0; i < batches.length; i++) {
+    const b = batches[i]!;
+    const visitor = visitors[b.visitor]!;
     let state = states.get(visitor);
     if (state === undefined) states.set(visitor, (state = scorer.newState(visitor)));
-    entries += scorer.apply(state, events[i]!, at[i]!);
+    for (let k = 0; k < b.events.length; k++) entries += scorer.apply(state, b.events[k]!, b.at[k]!);
   }
   return { ms: performance.now() - start, states, entries };
 }
 
-async function runAsync(scorer: AsyncScorer, w: Workload, limit = w.events.length): Promise<Pass> {
-  const { events, visitorOf, at, visitors } = w;
+/** The first `limit` events of the requests (all of them unless told), one by one. */
+async function runAsync(scorer: AsyncScorer, w: Workload, batches: readonly Batch[], limit = Infinity): Promise<Pass> {
+  const { visitors } = w;
   const states: States = new Map();
   let entries = 0;
+  let scored = 0;
   const start = performance.now();
-  for (let i = 0; i < limit; i++) {
-    const visitor = visitors[visitorOf[i]!]!;
+  for (let i = 0; i < batches.length && scored < limit; i++) {
+    const b = batches[i]!;
+    const visitor = visitors[b.visitor]!;
     let state = states.get(visitor);
     if (state === undefined) states.set(visitor, (state = scorer.newState(visitor)));
-    entries += await scorer.apply(state, events[i]!, at[i]!);
+    for (let k = 0; k < b.events.length && scored < limit; k++, scored++) entries += await scorer.apply(state, b.events[k]!, b.at[k]!);
   }
   return { ms: performance.now() - start, states, entries };
 }
 
 interface Timed {
-  median: Pass;
+  /** The median time of the timed passes. */
+  ms: number;
   rates: number[];
+  /** The last pass: every pass of a contender scores the same events from fresh states. */
+  last: Pass;
 }
 
 /**
- * Warm-up passes of both, then timed passes taken in turns (the first to go alternating), so a
- * load that comes and goes on a shared machine weighs on both alike; returns each one's median
- * pass and every rate.
+ * Warm-up passes of each, then timed passes taken in turns (the first to go rotating), so a load
+ * that comes and goes on a shared machine weighs on all alike; returns each one's median time,
+ * every rate, and its last pass. Only the last pass of each is kept: older states would only
+ * grow the heap every contender's garbage collection walks.
  */
-function timeInTurns(runA: () => Pass, runB: () => Pass, events: number): [Timed, Timed] {
-  for (let i = 0; i < WARMUP_PASSES; i++) {
-    runA();
-    runB();
-  }
-  const a: Pass[] = [];
-  const b: Pass[] = [];
+function timeInTurns(runs: readonly (() => Pass)[], events: number): Timed[] {
+  for (let i = 0; i < WARMUP_PASSES; i++) for (const run of runs) run();
+  const times: number[][] = runs.map(() => []);
+  const last: (Pass | undefined)[] = runs.map(() => undefined);
   for (let i = 0; i < TIMED_PASSES; i++) {
-    if (i % 2 === 0) {
-      a.push(runA());
-      b.push(runB());
-    } else {
-      b.push(runB());
-      a.push(runA());
+    for (let k = 0; k < runs.length; k++) {
+      const j = (i + k) % runs.length;
+      const entries = last[j]?.entries;
+      last[j] = undefined;
+      const pass = runs[j]!();
+      if (entries !== undefined && pass.entries !== entries) {
+        console.error(`bench:rules: FAILED: two passes of one contender wrote ${entries} and ${pass.entries} ledger entries`);
+        process.exit(1);
+      }
+      last[j] = pass;
+      times[j]!.push(pass.ms);
     }
   }
-  const timed = (passes: Pass[]): Timed => {
-    const ms = median(passes.map((p) => p.ms));
-    return { median: passes.find((p) => p.ms === ms)!, rates: passes.map((p) => rate(events, p.ms)) };
-  };
-  return [timed(a), timed(b)];
-}
-
-/** The events of the visitors `keep` selects, in the same order. */
-function sampleOf(w: Workload, keep: (visitorIndex: number) => boolean): Workload {
-  const picked: number[] = [];
-  for (let i = 0; i < w.events.length; i++) if (keep(w.visitorOf[i]!)) picked.push(i);
-  return {
-    events: picked.map((i) => w.events[i]!),
-    visitorOf: Int32Array.from(picked, (i) => w.visitorOf[i]!),
-    at: Float64Array.from(picked, (i) => w.at[i]!),
-    visitors: w.visitors,
-  };
+  return times.map((ms, j) => ({ ms: median(ms), rates: ms.map((t) => rate(events, t)), last: last[j]! }));
 }
 
 /** Every difference between two contenders' final states: stage, scores at `now`, per-rule counts. */
@@ -189,39 +207,49 @@ async function main(): Promise<void> {
 
   const generatedAt = performance.now();
   const work = generateWorkload({ seed: SEED, visitors: VISITORS });
+  const batches = batchesOf(work, BATCH_MAX);
   const generatedMs = performance.now() - generatedAt;
-  const sample = sampleOf(work, (v) => v % SAMPLE_EVERY === 0);
+  const sample = batches.filter((b) => b.visitor % SAMPLE_EVERY === 0);
+  const sampleEvents = sample.reduce((sum, b) => sum + b.events.length, 0);
+  const sampled = new Set(sample.map((b) => b.visitor)).size;
   const n = work.events.length;
   const end = work.at[n - 1]!;
   console.log(`rules       ${RULES_FILE}: ${doc.rules.length} rules, groups ${doc.groups.map((g) => g.id).join("/")}, stages ${doc.stages.map((s) => s.id).join("/")}`);
   console.log(`events      ${fmt(n)} for ${fmt(VISITORS)} visitors over ${Math.round((end - work.at[0]!) / 86_400_000)} days, seed ${SEED}, generated before timing (${fmt(generatedMs)} ms)`);
   console.log(`            ${typeMix(work.events)}`);
+  console.log(`requests    ${fmt(batches.length)}: a visitor's events, at most ${BATCH_MAX} to a request, ${(n / batches.length).toFixed(2)} on average`);
 
-  const [e, h] = timeInTurns(() => runEngine(engine, work), () => runHand(ifChain, work), n);
-  const engineRate = rate(n, e.median.ms);
-  const ifChainRate = rate(n, h.median.ms);
-  console.log(`engine      ${fmt(engineRate)} events/s, median of ${TIMED_PASSES} passes after ${WARMUP_PASSES} warm-up (${e.rates.map(fmt).join(", ")})`);
-  console.log(`if-chain    ${fmt(ifChainRate)} events/s, median of ${TIMED_PASSES} passes after ${WARMUP_PASSES} warm-up, in turns with the engine's (${h.rates.map(fmt).join(", ")})`);
+  const [e, h, a] = timeInTurns([() => runEngine(engine, work, batches), () => runHand(ifChain, work, batches), () => runEngineByEvent(engine, work)], n);
+  const engineRate = rate(n, e!.ms);
+  const ifChainRate = rate(n, h!.ms);
+  const applyRate = rate(n, a!.ms);
+  console.log(`engine      ${fmt(engineRate)} events/s, applyAll per request, median of ${TIMED_PASSES} passes after ${WARMUP_PASSES} warm-up (${e!.rates.map(fmt).join(", ")})`);
+  console.log(`if-chain    ${fmt(ifChainRate)} events/s, median of ${TIMED_PASSES} passes after ${WARMUP_PASSES} warm-up, in turns with the engine's (${h!.rates.map(fmt).join(", ")})`);
+  console.log(`engine      ${fmt(applyRate)} events/s with apply per event in time order, for reference, in the same turns (${a!.rates.map(fmt).join(", ")})`);
 
-  await runAsync(jre, sample, Math.min(JRE_WARMUP_EVENTS, sample.events.length));
-  const j = await runAsync(jre, sample);
-  const jreRate = rate(sample.events.length, j.ms);
-  const sampled = new Set(sample.visitorOf).size;
-  console.log(`json-rules-engine ${fmt(jreRate)} events/s, on a sample: every ${SAMPLE_EVERY}th visitor (${fmt(sampled)} visitors, ${fmt(sample.events.length)} events), one pass after a ${fmt(JRE_WARMUP_EVENTS)}-event warm-up`);
+  await runAsync(jre, work, sample, JRE_WARMUP_EVENTS);
+  const j = await runAsync(jre, work, sample);
+  const jreRate = rate(sampleEvents, j.ms);
+  console.log(`json-rules-engine ${fmt(jreRate)} events/s, on a sample: every ${SAMPLE_EVERY}th visitor (${fmt(sampled)} visitors, ${fmt(sampleEvents)} events), one pass after a ${fmt(JRE_WARMUP_EVENTS)}-event warm-up`);
 
-  check(engine, ["engine", "if-chain"], e.median.states, h.median.states, end, `all ${fmt(VISITORS)} visitors`);
-  if (e.median.entries !== h.median.entries) {
-    console.error(`bench:rules: FAILED: engine wrote ${e.median.entries} ledger entries, if-chain ${h.median.entries}`);
+  check(engine, ["engine", "if-chain"], e!.last.states, h!.last.states, end, `all ${fmt(VISITORS)} visitors`);
+  if (e!.last.entries !== h!.last.entries) {
+    console.error(`bench:rules: FAILED: engine wrote ${e!.last.entries} ledger entries, if-chain ${h!.last.entries}`);
     process.exit(1);
   }
-  const engineOnSample = runEngine(engine, sample);
+  check(engine, ["engine", "engine's apply"], e!.last.states, a!.last.states, end, `all ${fmt(VISITORS)} visitors`);
+  if (e!.last.entries !== a!.last.entries) {
+    console.error(`bench:rules: FAILED: applyAll wrote ${e!.last.entries} ledger entries, apply ${a!.last.entries}`);
+    process.exit(1);
+  }
+  const engineOnSample = runEngine(engine, work, sample);
   check(engine, ["engine", "json-rules-engine"], engineOnSample.states, j.states, end, `the ${fmt(sampled)} sampled visitors`);
   if (engineOnSample.entries !== j.entries) {
     console.error(`bench:rules: FAILED: on the sample the engine wrote ${engineOnSample.entries} ledger entries, json-rules-engine ${j.entries}`);
     process.exit(1);
   }
-  console.log(`states      identical: engine = if-chain (${fmt(VISITORS)} visitors), engine = json-rules-engine (${fmt(sampled)} sampled); stage, scores, per-rule counts, ${fmt(e.median.entries)} ledger entries`);
-  console.log(`funnel      ${funnel(e.median.states, doc.stages.map((s) => s.id))}`);
+  console.log(`states      identical: engine = if-chain = engine's apply (${fmt(VISITORS)} visitors), engine = json-rules-engine (${fmt(sampled)} sampled); stage, scores, per-rule counts, ${fmt(e!.last.entries)} ledger entries`);
+  console.log(`funnel      ${funnel(e!.last.states, doc.stages.map((s) => s.id))}`);
 
   const timesJre = engineRate / jreRate;
   const behindIfChain = ifChainRate / engineRate;

@@ -267,3 +267,36 @@ export function typeMix(events: readonly EngineEvent[]): string {
   for (const e of events) counts.set(e.type, (counts.get(e.type) ?? 0) + 1);
   return [...counts].sort((a, b) => b[1] - a[1]).map(([type, n]) => `${type} ${((100 * n) / events.length).toFixed(1)}%`).join(", ");
 }
+
+/** One visitor's events sent in one request, as the worker scores them. */
+export interface Batch {
+  /** Index into the workload's `visitors`. */
+  visitor: number;
+  events: EngineEvent[];
+  /** Each event's time, in order. */
+  at: Float64Array;
+}
+
+/**
+ * The workload as requests: each visitor's events in time order, at most `max` to a request (the
+ * snippet's BATCH_MAX). Requests are ordered by their first event; each request's events are parsed
+ * from its own JSON text, as the worker parses a request's body, so they sit together in memory.
+ */
+export function batchesOf(w: Workload, max: number): Batch[] {
+  const open = new Map<number, number[]>();
+  const drafts: { visitor: number; index: number[] }[] = [];
+  for (let i = 0; i < w.events.length; i++) {
+    const visitor = w.visitorOf[i]!;
+    let index = open.get(visitor);
+    if (index === undefined || index.length >= max) {
+      open.set(visitor, (index = []));
+      drafts.push({ visitor, index });
+    }
+    index.push(i);
+  }
+  return drafts.map((d) => ({
+    visitor: d.visitor,
+    events: JSON.parse(JSON.stringify(d.index.map((i) => w.events[i]!))) as EngineEvent[],
+    at: Float64Array.from(d.index, (i) => w.at[i]!),
+  }));
+}
