@@ -15,7 +15,7 @@ import { clampToGroup, faded, inactivityLoss, rawPoints, round2, scoresAt, type 
 import type { Condition, Group, RulesDocument, Webhook } from "./schema.js";
 import { selectCtas, type CtaDecision, type Page } from "./select-ctas.js";
 import { explain, type Explanation } from "./explain.js";
-import { bump, DAY_MS, emptyState, type Counter, type FadingSum, type GroupPoints, type StageChange, type VisitorState } from "./state.js";
+import { bump, DAY_MS, emptyState, type Counter, type FadingSum, type StageChange, type VisitorState } from "./state.js";
 
 const STAGE_HISTORY_MAX = 50;
 
