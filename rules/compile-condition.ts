@@ -121,7 +121,8 @@ function compileTest(t: FieldTest, shared?: SharedReads): EventTest {
   const get = fieldAccessor(t.field);
   const key = readKey(t);
   const read: Accessor = key.startsWith("text") ? (e, s) => lower(get(e, s)) : key.startsWith("number") ? (e, s) => toNumber(get(e, s)) : get;
-  const value = shared === undefined ? read : shared.reader(key, read);
+  // A value as it is costs no more to read again than to look up.
+  const value = shared === undefined || read === get ? read : shared.reader(key, read);
   if (t.eq !== undefined) {
     const c = t.eq;
     if (typeof c === "number") return (e, s) => value(e, s) === c;
