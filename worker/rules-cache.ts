@@ -21,23 +21,36 @@ interface Cached {
   checkedAt: number;
 }
 
-const cache = new Map<string, Cached>();
-const pending = new Map<string, Promise<Engine | undefined>>();
+/** A recheck still running after this long is taken as lost (its request ended): the next caller rechecks. */
+const REFRESH_LOST_MS = 10_000;
 
-/** The compiled rules of a site, or undefined when the site has no valid rules. */
+const cache = new Map<string, Cached>();
+/** When the recheck of a site's rules in flight started. */
+const refreshing = new Map<string, number>();
+
+/**
+ * The compiled rules of a site, or undefined when the site has no valid rules. The caller that
+ * finds the engine due for a recheck reads KV and waits for it; callers meanwhile get the engine
+ * in service rather than share that read (a KV read belongs to the request that made it: workerd
+ * refuses another request's, or another Durable Object's, waiting on it).
+ */
 export async function getEngine(kv: KVNamespace, site: string, now = Date.now()): Promise<Engine | undefined> {
   const hit = cache.get(site);
   if (hit && now - hit.checkedAt < RULES_REFRESH_MS) return hit.engine;
-  let load = pending.get(site);
-  if (!load) {
-    load = refresh(kv, site, hit, now).finally(() => pending.delete(site));
-    pending.set(site, load);
+  const since = refreshing.get(site);
+  if (hit && since !== undefined && Date.now() - since < REFRESH_LOST_MS) return hit.engine;
+  refreshing.set(site, Date.now());
+  try {
+    return await refresh(kv, site, hit, now);
+  } finally {
+    refreshing.delete(site);
   }
-  return load;
 }
 
-async function refresh(kv: KVNamespace, site: string, hit: Cached | undefined, now: number): Promise<Engine | undefined> {
+async function refresh(kv: KVNamespace, site: string, before: Cached | undefined, now: number): Promise<Engine | undefined> {
   const text = await kv.get(rulesKey(site), { cacheTtl: KV_CACHE_TTL_S });
+  // Another caller may have read the same document meanwhile: its engine is reused, not compiled again.
+  const hit = cache.get(site) ?? before;
   if (hit && text === hit.text) {
     hit.checkedAt = now;
     return hit.engine;

@@ -40,15 +40,18 @@ const DDL = [
   "CREATE INDEX IF NOT EXISTS deliveries_created ON deliveries (site, created_at)",
 ];
 
-let ready: Promise<void> | undefined;
+/** Whether this isolate has created (or found) the tables. */
+let ready = false;
 
-/** Creates the index tables if they are missing (once per isolate; retried after a failure). */
-export function ensureSchema(db: D1Database): Promise<void> {
-  if (!ready) {
-    ready = db.batch(DDL.map((q) => db.prepare(q))).then(() => undefined);
-    ready.catch(() => (ready = undefined));
-  }
-  return ready;
+/**
+ * Creates the index tables if they are missing (once per isolate, again after a failure). Callers
+ * that come while it runs create them too rather than wait on another request's write (workerd
+ * refuses one Durable Object waiting on another's I/O); the statements are idempotent.
+ */
+export async function ensureSchema(db: D1Database): Promise<void> {
+  if (ready) return;
+  await db.batch(DDL.map((q) => db.prepare(q)));
+  ready = true;
 }
 
 /**
@@ -61,7 +64,7 @@ export async function withIndex<T>(db: D1Database, work: () => Promise<T>): Prom
     return await work();
   } catch (e) {
     if (!/no such table/i.test(String((e as Error).message))) throw e;
-    ready = undefined;
+    ready = false;
     await ensureSchema(db);
     return work();
   }
