@@ -7,13 +7,14 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { EngineEvent, Engine, LedgerEntry, VisitorState, WebhookDue, StageChange, Explanation } from "../rules/index.js";
-import { forgetInIndex, reportAll, reportAroundDelivery, scheduleReport } from "./console/index-writer.js";
+import { forgetInIndex, nextReportAt, reportAll, reportAroundDelivery, reportToIndex, scheduleReport } from "./console/index-writer.js";
 import type { Env } from "./env.js";
 import { belongsToLead, forwardPending, forwardToLead, leadLink } from "./identity/forward.js";
 import { leadId } from "./identity/lead-object.js";
 import { USED_TOKENS_DDL, useOnce } from "./identity/once.js";
 import { getEngine } from "./rules-cache.js";
-import { ATTEMPTS_DDL, deadLetterKey, listOutbox, requeue, type OutboxMessage } from "./webhooks/deliver.js";
+import { ensureTables, forgetTables, hasTable, kvPut, visitorKv } from "./sql-tables.js";
+import { ATTEMPTS_DDL, deadLetterKey, listOutbox, OUTBOX_DDL, pendingRows, requeue, type OutboxMessage } from "./webhooks/deliver.js";
 import { alarmBy, runDelivery } from "./webhooks/alarm.js";
 import type { WebhookPayload } from "./webhooks/templates.js";
 import type { CollectResponse, WireAction } from "./wire.js";
@@ -63,13 +64,37 @@ export interface VisitorSnapshot {
 /** Top rules carried in a webhook to explain the score. */
 const WEBHOOK_EXPLANATION_MAX = 10;
 
+/**
+ * The tables every visitor needs from its first batch. The ledger's `seq` is the rowid (rows are
+ * never deleted but all at once, so it only grows) and `kv` is keyed by its primary key alone:
+ * fewer pages written per batch than AUTOINCREMENT's sequence table and a rowid table with its
+ * own index. Objects created before keep their tables as they were; the same statements serve both.
+ */
+const CORE_TABLES: Record<string, string> = {
+  events: "CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, type TEXT NOT NULL, captured_at INTEGER NOT NULL, received_at INTEGER NOT NULL, body TEXT NOT NULL);",
+  ledger: `CREATE TABLE IF NOT EXISTS ledger (
+    seq INTEGER PRIMARY KEY, event TEXT NOT NULL, at INTEGER NOT NULL, rule TEXT NOT NULL,
+    grp TEXT NOT NULL, points REAL NOT NULL, reason TEXT NOT NULL, version TEXT NOT NULL, half_life REAL);`,
+  kv: "CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;",
+};
+/** The webhook outbox and its tries: created with the visitor's first webhook (most visitors never qualify). */
+const OUTBOX_TABLES: Record<string, string> = { outbox: OUTBOX_DDL, outbox_attempts: ATTEMPTS_DDL };
+/** Nonces of the tokens the visitor used: created with its first cross-domain hand-off. */
+const TOKEN_TABLES: Record<string, string> = { used_tokens: USED_TOKENS_DDL };
+
 type Row = Record<string, SqlStorageValue>;
 
 export class VisitorObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private cached: { state: VisitorState; profile: Profile } | undefined;
+  /** The site this instance has recorded as the visitor's (`index_site`), so it is written once per instance. */
+  private siteRecorded: string | undefined;
   /** The delivery run in progress: alarms (and tests firing them) queue behind it, never overlap. */
   private delivering: Promise<void> = Promise.resolve();
+  /** Batches taken by this instance: an alarm run that saw a batch arrive meanwhile sets the alarm again. */
+  private batches = 0;
+  /** The earliest time of this visitor's next index report, set by the last one (see console/index-writer.ts). */
+  private reportNotBefore: number | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -77,62 +102,89 @@ export class VisitorObject extends DurableObject<Env> {
     this.migrate();
   }
 
+  /**
+   * Creates what is missing of the core tables: nothing but one read of `sqlite_master` for an
+   * object that already has them, whatever version of the worker created it.
+   */
   private migrate(): void {
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS events (
-        id TEXT PRIMARY KEY, type TEXT NOT NULL, captured_at INTEGER NOT NULL, received_at INTEGER NOT NULL, body TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS ledger (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, at INTEGER NOT NULL, rule TEXT NOT NULL,
-        grp TEXT NOT NULL, points REAL NOT NULL, reason TEXT NOT NULL, version TEXT NOT NULL, half_life REAL);
-      CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS outbox (
-        id TEXT PRIMARY KEY, key TEXT NOT NULL UNIQUE, webhook TEXT NOT NULL, target TEXT NOT NULL, payload TEXT NOT NULL,
-        created_at INTEGER NOT NULL, next_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-        status TEXT NOT NULL DEFAULT 'pending', last_error TEXT);
-      ${ATTEMPTS_DDL}
-      ${USED_TOKENS_DDL}
-    `);
+    ensureTables(this.sql, CORE_TABLES);
   }
 
   /** Scores a batch; answers with what was stored, the visitor's stage and scores, and the CTAs for the page. */
   async collect(input: BatchInput): Promise<Omit<CollectResponse, "ack"> & { ack: string[] }> {
     const engine = await getEngine(this.env.RULES, input.site, input.now);
     if (!engine) throw new Error(`site ${input.site} has no rules`);
-    const ack: string[] = [];
+    const ack = input.events.map((e) => e.event.id);
+    const stitch = engine.rules.site.stitch === true;
     let enqueued = 0;
-    const { state } = this.ctx.storage.transactionSync(() => {
-      let { state, profile } = this.load(engine, input.site, input.visitor);
-      const profileBefore = JSON.stringify(profile);
-      const stateBefore = state;
-      const dues: (() => boolean)[] = [];
-      for (const { event, capturedAt } of input.events) {
-        ack.push(event.id);
-        const { id, ...body } = event;
-        const stored = this.sql.exec("INSERT OR IGNORE INTO events (id, type, captured_at, received_at, body) VALUES (?, ?, ?, ?, ?)",
-          id, event.type, capturedAt, input.now, JSON.stringify(body));
-        if (stored.rowsWritten === 0) continue; // already scored: acknowledged again, never scored twice
-        const result = engine.apply(state, event, input.now);
+    let state: VisitorState;
+    this.batches++;
+    try {
+      state = this.ctx.storage.transactionSync(() => {
+        let { state, profile } = this.load(engine, input.site, input.visitor);
+        const [stateBefore, profileBefore] = [state, profile];
+        const fresh = this.storeEvents(input);
+        // An event stored before (in an earlier batch or earlier in this one) is acknowledged again, never scored twice.
+        const events = input.events.filter(({ event }) => fresh.delete(event.id)).map(({ event }) => event);
+        const result = engine.applyAll(state, events, input.now);
         state = result.state;
-        for (const e of result.entries) this.insertLedger(e);
-        profile = touch(profile, event, input.now);
-        const [s, p] = [state, profile];
-        for (const due of result.webhooks) dues.push(() => this.enqueue(engine, due, s, p, result.transitions, event, input));
-      }
-      // A visitor that is, or with this batch becomes, part of a lead leaves its webhooks to the lead (identity/forward.ts).
-      if (!belongsToLead(this.sql, this.env, state, engine.rules.site.stitch === true)) for (const write of dues) if (write()) enqueued++;
-      if (state !== stateBefore) this.sql.exec("INSERT OR REPLACE INTO kv (k, v) VALUES ('state', ?)", JSON.stringify(state));
-      if (JSON.stringify(profile) !== profileBefore) this.sql.exec("INSERT OR REPLACE INTO kv (k, v) VALUES ('profile', ?)", JSON.stringify(profile));
-      this.cached = { state, profile };
-      return { state };
-    });
+        this.insertLedger(result.entries);
+        // The profile each event left, for the webhooks it made due.
+        const profiles = new Map<string, Profile>();
+        for (const event of events) profiles.set(event.id, (profile = touch(profile, event, input.now)));
+        // A visitor that is, or with this batch becomes, part of a lead leaves its webhooks to the lead (identity/forward.ts).
+        if (result.webhooks.length > 0 && !belongsToLead(this.sql, this.env, state, stitch)) {
+          for (const due of result.webhooks) {
+            const event = events.find((e) => e.id === due.event)!;
+            const transitions = result.transitions.filter((t) => t.event === due.event);
+            if (this.enqueue(engine, due, due.state, profiles.get(due.event)!, transitions, event, input)) enqueued++;
+          }
+        }
+        this.saveKv(state !== stateBefore ? state : undefined, profile !== profileBefore ? profile : undefined, input.site);
+        this.cached = { state, profile };
+        return state;
+      });
+    } catch (e) {
+      // Nothing of the batch was written; a table created in it (the outbox) is gone too.
+      this.cached = undefined;
+      forgetTables(this.sql);
+      throw e;
+    }
     if (enqueued > 0) await this.scheduleDelivery(input.now);
-    const lead = await forwardToLead(this.ctx.storage, this.env, { ...input, page: input.page ?? this.cached?.profile.lastPage }, state, engine.rules.site.stitch === true);
-    await scheduleReport(this.ctx.storage, input.site, input.now); // the console's index, batched (console/index-writer.ts)
+    const lead = stitch ? await forwardToLead(this.ctx.storage, this.env, { ...input, page: input.page ?? this.cached?.profile.lastPage }, state, stitch) : undefined;
+    await scheduleReport(this.ctx.storage, input.now, this.reportNotBefore); // the console's index, batched (console/index-writer.ts)
     if (lead) return { ack, visitor: { stage: lead.stage, score: lead.score }, actions: lead.actions };
     const scores = engine.scores(state, input.now);
     const page = input.page ?? this.cached?.profile.lastPage ?? "/";
     const actions: WireAction[] = engine.ctas(state, { path: page }, input.now);
     return { ack, visitor: { stage: state.stage, score: { ...scores, fit: scores.fit ?? 0, engagement: scores.engagement ?? 0, total: scores.total ?? 0 } }, actions };
+  }
+
+  /**
+   * Stores the batch's events; answers the ids stored now (an id seen before, in an earlier batch
+   * or earlier in this one, is not among them). One statement per event, the same text every
+   * time: each object prepares it once, where multi-row statements would be prepared again for
+   * every batch size an object sees.
+   */
+  private storeEvents(input: BatchInput): Set<string> {
+    const fresh = new Set<string>();
+    for (const { event, capturedAt } of input.events) {
+      const { id, ...body } = event;
+      const stored = this.sql.exec("INSERT OR IGNORE INTO events (id, type, captured_at, received_at, body) VALUES (?, ?, ?, ?, ?)",
+        id, event.type, capturedAt, input.now, JSON.stringify(body));
+      if (stored.rowsWritten > 0) fresh.add(id);
+    }
+    return fresh;
+  }
+
+  /** Writes what changed of the visitor's records; the site once per instance (see console/index-writer.ts). */
+  private saveKv(state: VisitorState | undefined, profile: Profile | undefined, site: string): void {
+    if (state) kvPut(this.sql, "state", JSON.stringify(state));
+    if (profile) kvPut(this.sql, "profile", JSON.stringify(profile));
+    if (this.siteRecorded !== site) {
+      this.sql.exec("INSERT OR IGNORE INTO kv (k, v) VALUES ('index_site', ?)", site);
+      this.siteRecorded = site;
+    }
   }
 
   /** The visitor's state, scores, identity and the explanation of every point. */
@@ -142,7 +194,7 @@ export class VisitorObject extends DurableObject<Env> {
     if (this.sql.exec("SELECT 1 FROM kv WHERE k = 'state'").toArray().length === 0) return null;
     const { state, profile } = this.load(engine, site, visitor);
     const ledger = this.sql.exec("SELECT * FROM ledger ORDER BY seq").toArray().map(ledgerFromRow);
-    const outbox = this.sql.exec("SELECT id, webhook, target, status, attempts, created_at FROM outbox ORDER BY created_at, id").toArray()
+    const outbox = (hasTable(this.sql, "outbox") ? this.sql.exec("SELECT id, webhook, target, status, attempts, created_at FROM outbox ORDER BY created_at, id").toArray() : [])
       .map((r) => ({ id: String(r.id), webhook: String(r.webhook), target: String(r.target), status: String(r.status), attempts: Number(r.attempts), createdAt: Number(r.created_at) }));
     return {
       site, visitor, stage: state.stage, scores: engine.scores(state, now), identity: state.identity,
@@ -176,8 +228,20 @@ export class VisitorObject extends DurableObject<Env> {
     await forwardToLead(this.ctx.storage, this.env, { site, visitor: state.visitor, page: undefined, now: Date.now() }, state, engine.rules.site.stitch === true);
   }
 
-  private deliverNow(): Promise<void> {
-    return runDelivery(this.ctx.storage, this.env, (send) => reportAroundDelivery(this.ctx.storage, this.env, send));
+  /**
+   * One alarm run: with messages pending, the delivery run (the index reported around it);
+   * otherwise, as for most visitors, the index report alone. A batch that arrived during the run
+   * may not be in what it reported: the alarm is set for it again.
+   */
+  private async deliverNow(): Promise<void> {
+    const batches = this.batches;
+    if (pendingRows(this.sql).length > 0) await runDelivery(this.ctx.storage, this.env, (send) => reportAroundDelivery(this.ctx.storage, this.env, send));
+    else {
+      const next = await reportToIndex(this.ctx.storage, this.env);
+      if (next !== null) await this.ctx.storage.setAlarm(Math.max(next, 1));
+    }
+    this.reportNotBefore = nextReportAt(Date.now());
+    if (this.batches !== batches) await scheduleReport(this.ctx.storage, Date.now(), this.reportNotBefore);
   }
 
   /** Makes sure the alarm fires by `at` (an earlier alarm is kept). */
@@ -212,13 +276,14 @@ export class VisitorObject extends DurableObject<Env> {
 
   /** Uses a single-use token's nonce (a cross-domain hand-off of this visitor); false when it was used before. */
   async useToken(n: string, expS: number, now: number): Promise<boolean> {
+    ensureTables(this.sql, TOKEN_TABLES);
     return useOnce(this.sql, n, expS, now);
   }
 
   /** Erases everything stored about the visitor, pending webhooks included. Answers whether anything existed. */
   async erase(): Promise<boolean> {
     const existed = this.sql.exec("SELECT 1 FROM kv WHERE k = 'state'").toArray().length > 0;
-    const dead = this.sql.exec("SELECT id, payload FROM outbox WHERE status = 'dead'").toArray();
+    const dead = hasTable(this.sql, "outbox") ? this.sql.exec("SELECT id, payload FROM outbox WHERE status = 'dead'").toArray() : [];
     for (const row of dead) {
       const site = (JSON.parse(String(row.payload)) as WebhookPayload).data.site;
       await this.env.RULES.delete(deadLetterKey(site, String(row.id)));
@@ -227,29 +292,35 @@ export class VisitorObject extends DurableObject<Env> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.cached = undefined;
+    this.siteRecorded = undefined;
+    forgetTables(this.sql);
     this.migrate();
     return existed;
   }
 
   private load(engine: Engine, site: string, visitor: string): { state: VisitorState; profile: Profile } {
     if (this.cached) return this.cached;
-    const rows = this.sql.exec("SELECT k, v FROM kv WHERE k IN ('state', 'profile')").toArray();
-    const get = (k: string) => rows.find((r) => r.k === k)?.v;
-    const stateText = get("state");
-    const profileText = get("profile");
-    const state = typeof stateText === "string" ? (JSON.parse(stateText) as VisitorState) : engine.initialState(visitor);
-    const profile = typeof profileText === "string" ? (JSON.parse(profileText) as Profile) : { site };
+    const kv = visitorKv(this.sql);
+    const stateText = kv.get("state");
+    const profileText = kv.get("profile");
+    const state = stateText !== undefined ? (JSON.parse(stateText) as VisitorState) : engine.initialState(visitor);
+    const profile = profileText !== undefined ? (JSON.parse(profileText) as Profile) : { site };
+    if (kv.get("index_site") === site) this.siteRecorded = site;
     this.cached = { state, profile };
     return this.cached;
   }
 
-  private insertLedger(e: LedgerEntry): void {
-    this.sql.exec("INSERT INTO ledger (event, at, rule, grp, points, reason, version, half_life) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      e.event, e.at, e.rule, e.group, e.points, e.reason, e.version, e.halfLifeDays ?? null);
+  /** Appends ledger entries, in order. */
+  private insertLedger(entries: LedgerEntry[]): void {
+    for (const e of entries) {
+      this.sql.exec("INSERT INTO ledger (event, at, rule, grp, points, reason, version, half_life) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        e.event, e.at, e.rule, e.group, e.points, e.reason, e.version, e.halfLifeDays ?? null);
+    }
   }
 
   /** Writes the outbox row of a webhook due (once per idempotency key); answers whether it is new. */
   private enqueue(engine: Engine, due: WebhookDue, state: VisitorState, profile: Profile, transitions: StageChange[], event: EngineEvent, input: BatchInput): boolean {
+    ensureTables(this.sql, OUTBOX_TABLES);
     const id = `msg_${crypto.randomUUID().replace(/-/g, "")}`;
     const transition = transitions.find((t) => t.to === due.stage);
     const ledger = this.sql.exec("SELECT * FROM ledger ORDER BY seq").toArray().map(ledgerFromRow);
@@ -294,9 +365,10 @@ function ledgerFromRow(r: Row): LedgerEntry {
   return e;
 }
 
-/** The profile after an event: first touch on the first page view, last page on every one. */
+/** The profile after an event: first touch on the first page view, last page on every one (the same object when nothing changed). */
 function touch(profile: Profile, event: EngineEvent, now: number): Profile {
   if (event.type !== "page_view" || event.path === undefined) return profile;
+  if (profile.firstTouch && profile.lastPage === event.path) return profile;
   const next: Profile = { ...profile, lastPage: event.path };
   if (!profile.firstTouch) {
     const ft: FirstTouch = { at: now, path: event.path };

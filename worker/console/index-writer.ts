@@ -5,53 +5,95 @@
  * (`INDEX_FLUSH_DELAY_MS` ahead; an earlier one is kept), so the hot path gains no D1 round trip.
  * Every batch that arrives before the alarm fires is reported together, in one D1 batch (one
  * round trip, one transaction): the summary row, the stages entered, the new raw events and the
- * webhook deliveries. The alarm is durable and lives in the same storage as the events, so a
- * report can be late but never lost; a failed write is retried by the next alarm
- * (`INDEX_RETRY_MS`). `ctx.waitUntil` would lose the write if the object were evicted or D1
- * failed. Writes are idempotent (upserts, INSERT OR IGNORE), so a report sent twice is harmless.
+ * webhook deliveries, one statement per table whatever the number of rows (they go as one JSON
+ * parameter, read by `json_each`). A visitor that keeps sending is reported again 5 to 15 s after
+ * its last report (`INDEX_REPORT_INTERVAL_MS`), not a second after each of its pages: D1 is one
+ * writer for every visitor of every site, so its writes per visitor are what bounds ingest.
+ *
+ * The alarm is durable and lives in the same storage as the events, so a report can be late but
+ * never lost; a failed write is retried by the next alarm (`INDEX_RETRY_MS`). `ctx.waitUntil`
+ * would lose the write if the object were evicted or D1 failed. Writes are idempotent (upserts,
+ * INSERT OR IGNORE), so a report sent twice is harmless.
  *
  * What is already reported is remembered in the object (`index_cursor`: the last event row sent;
  * `index_mark`: a fingerprint of events and outbox), so an alarm that only delivered webhooks
- * reports only when something changed.
+ * reports only when something changed, and the deliveries go only when the outbox changed.
  */
 import type { VisitorState } from "../../rules/index.js";
 import type { Env } from "../env.js";
 import type { Profile } from "../visitor-object.js";
 import { getEngine } from "../rules-cache.js";
+import { hasTable, kvPut, visitorKv } from "../sql-tables.js";
+import { alarmBy } from "../webhooks/alarm.js";
 import { withIndex } from "./schema.js";
 
 /** How long after a batch the object reports it: batches arriving meanwhile go in the same write. */
 export const INDEX_FLUSH_DELAY_MS = 1_000;
+/**
+ * Time between two reports of a visitor that keeps sending, on average: its batches go in one
+ * write every 5 to 15 s (at random, so that visitors who started together do not all write at
+ * once), instead of one write per page it views (D1 takes one writer at a time).
+ */
+export const INDEX_REPORT_INTERVAL_MS = 10_000;
 /** Wait before retrying a report D1 refused. */
 export const INDEX_RETRY_MS = 30_000;
-/** Events sent per report (17 statements); a visitor with more is reported over several. */
+/** Events sent per report; a visitor with more is reported over several. */
 export const INDEX_EVENTS_PER_REPORT = 200;
-/** Most bound parameters in one D1 statement. */
-const D1_PARAMS_MAX = 100;
 
 /** KV key that lists a visitor for rebuilds (the index itself may be what was lost). */
 export const registryKey = (site: string, visitor: string) => `visitors:${site}:${visitor}`;
 
+/** Characters of event rows per report: far below the 2 MB D1 takes in one parameter. */
+const INDEX_REPORT_MAX_CHARS = 500_000;
+
 type Row = Record<string, SqlStorageValue>;
 
-function kvGet(sql: SqlStorage, k: string): string | undefined {
-  const row = sql.exec("SELECT v FROM kv WHERE k = ?", k).toArray()[0];
-  return row ? String(row.v) : undefined;
+/** One visitor's report: the rows of each index table (site and visitor included). */
+interface IndexReport {
+  lead: unknown[];
+  stages: unknown[][];
+  events: unknown[][];
+  deliveries: unknown[][];
 }
 
-function kvPut(sql: SqlStorage, k: string, v: string): void {
-  sql.exec("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", k, v);
+const LEAD_COLUMNS = ["site", "visitor", "stage", "total", "fit", "engagement", "scores", "email", "email_kind", "domain", "company",
+  "traits", "identified", "first_seen", "last_seen", "events", "source", "medium", "campaign", "referrer", "landing", "rules", "updated_at"];
+
+const SQL = {
+  leads: `INSERT OR REPLACE INTO leads (${LEAD_COLUMNS.join(", ")}) SELECT ${columns(LEAD_COLUMNS.length)} FROM json_each(?)`,
+  stages: `INSERT INTO lead_stages (site, visitor, stage, at) SELECT ${columns(4)} FROM json_each(?) WHERE true
+    ON CONFLICT DO UPDATE SET at = min(at, excluded.at)`,
+  events: `INSERT OR IGNORE INTO lead_events (site, visitor, id, type, at, cta, variant, body) SELECT ${columns(8)} FROM json_each(?)`,
+  deliveries: `INSERT INTO deliveries (site, id, visitor, webhook, target, status, attempts, created_at, last_error) SELECT ${columns(9)} FROM json_each(?) WHERE true
+    ON CONFLICT DO UPDATE SET status = excluded.status, attempts = excluded.attempts, last_error = excluded.last_error`,
+};
+
+/** `json_extract` of the first `n` elements of each array of a `json_each`. */
+function columns(n: number): string {
+  return Array.from({ length: n }, (_, i) => `json_extract(value, '$[${i}]')`).join(", ");
+}
+
+/** Writes a visitor's report: one D1 batch (one transaction), one statement per table that has rows. */
+function writeReport(db: D1Database, report: IndexReport): Promise<unknown> {
+  const rows = { leads: [report.lead], stages: report.stages, events: report.events, deliveries: report.deliveries };
+  const statements = (Object.keys(SQL) as (keyof typeof SQL)[])
+    .filter((t) => rows[t].length > 0)
+    .map((t) => db.prepare(SQL[t]).bind(JSON.stringify(rows[t])));
+  return withIndex(db, () => db.batch(statements));
 }
 
 /**
- * Called by collect after its transaction: remembers the site (a visitor without a page view has
- * no profile to say it) and makes sure the alarm fires within `INDEX_FLUSH_DELAY_MS`.
+ * Called by collect after its transaction (which records the site: a visitor without a page view
+ * has no profile to say it): makes sure the alarm fires `INDEX_FLUSH_DELAY_MS` after the batch,
+ * or at `notBefore` (set by the visitor's last report, `nextReportAt`) if that is later.
  */
-export async function scheduleReport(storage: DurableObjectStorage, site: string, now: number): Promise<void> {
-  storage.sql.exec("INSERT OR IGNORE INTO kv (k, v) VALUES ('index_site', ?)", site);
-  const at = now + INDEX_FLUSH_DELAY_MS;
-  const current = await storage.getAlarm();
-  if (current === null || current > at) await storage.setAlarm(at);
+export function scheduleReport(storage: DurableObjectStorage, now: number, notBefore = 0): Promise<void> {
+  return alarmBy(storage, Math.max(now + INDEX_FLUSH_DELAY_MS, notBefore));
+}
+
+/** The earliest time of a visitor's next report after one at `now`: 5 to 15 s later, at random. */
+export function nextReportAt(now: number): number {
+  return now + Math.round(INDEX_REPORT_INTERVAL_MS * (0.5 + Math.random()));
 }
 
 /**
@@ -62,41 +104,57 @@ export async function scheduleReport(storage: DurableObjectStorage, site: string
 export async function reportToIndex(storage: DurableObjectStorage, env: Env, now = Date.now(), rebuild = false): Promise<number | null> {
   if (!env.INDEX) return null;
   const sql = storage.sql;
-  const stateText = kvGet(sql, "state");
-  if (stateText === undefined) return null;
-  const state = JSON.parse(stateText) as VisitorState;
-  const profile = JSON.parse(kvGet(sql, "profile") ?? "{}") as Profile;
-  const site = profile.site ?? kvGet(sql, "index_site");
-  if (!site) return null;
   // A rebuild starts over: the next reports resend everything from the first event.
   if (rebuild) sql.exec("DELETE FROM kv WHERE k IN ('index_cursor', 'index_mark')");
-  const cursor = Number(kvGet(sql, "index_cursor") ?? 0);
-  const maxRow = Number(sql.exec("SELECT coalesce(max(rowid), 0) AS n FROM events").one().n);
-  const outboxSig = String(sql.exec("SELECT count(*) || ':' || coalesce(sum(attempts), 0) || ':' || coalesce(group_concat(status), '') AS s FROM outbox").one().s);
+  const kv = visitorKv(sql);
+  const stateText = kv.get("state");
+  if (stateText === undefined) return null;
+  const cursor = Number(kv.get("index_cursor") ?? 0);
+  const rows = sql.exec("SELECT rowid AS r, id, type, received_at, body FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?", cursor, INDEX_EVENTS_PER_REPORT).toArray();
+  // The last event row: read past a full page only (the cursor is always an event row, or 0).
+  const maxRow = rows.length < INDEX_EVENTS_PER_REPORT
+    ? (rows.length > 0 ? Number(rows[rows.length - 1]!.r) : cursor)
+    : Number(sql.exec("SELECT coalesce(max(rowid), 0) AS n FROM events").one().n);
+  const outbox = hasTable(sql, "outbox") ? sql.exec("SELECT id, webhook, target, status, attempts, created_at, last_error FROM outbox ORDER BY rowid").toArray() : [];
+  const outboxSig = `${outbox.length}:${outbox.reduce((n, m) => n + Number(m.attempts), 0)}:${outbox.map((m) => String(m.status)).join(",")}`;
   const mark = `${maxRow}|${outboxSig}`;
-  if (kvGet(sql, "index_mark") === mark) return null;
+  const lastMark = kv.get("index_mark");
+  if (lastMark === mark) return null;
+  const state = JSON.parse(stateText) as VisitorState;
+  const profile = JSON.parse(kv.get("profile") ?? "{}") as Profile;
+  const site = profile.site ?? kv.get("index_site");
+  if (!site) return null;
 
-  const events = sql.exec("SELECT rowid AS r, id, type, received_at, body FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?", cursor, INDEX_EVENTS_PER_REPORT).toArray();
-  const lastRow = events.length > 0 ? Number(events[events.length - 1]!.r) : cursor;
+  // Within the size of one write: the events past it go in the next report.
+  const events: unknown[][] = [];
+  let size = 0;
+  let lastRow = cursor;
+  for (const e of rows) {
+    const row = eventRow(site, state.visitor, e);
+    const chars = String(e.body).length + 200;
+    if (events.length > 0 && size + chars > INDEX_REPORT_MAX_CHARS) break;
+    events.push(row);
+    size += chars;
+    lastRow = Number(e.r);
+  }
   try {
     const engine = await getEngine(env.RULES, site, now);
     const scores = engine ? engine.scores(state, now) : {};
     const ruleTotals = sql.exec("SELECT rule, sum(points) AS points FROM ledger GROUP BY rule").toArray()
       .map((r) => ({ rule: String(r.rule), points: Number(r.points) }));
     const stageOrder = engine?.rules.stages.map((s) => s.id) ?? [];
-    const outbox = sql.exec("SELECT id, webhook, target, status, attempts, created_at, last_error FROM outbox").toArray();
-    const db = env.INDEX;
-    await withIndex(db, () => db.batch([
-      leadUpsert(db, site, state, profile, scores, ruleTotals, now),
-      ...rowsInsert(db, "INSERT INTO lead_stages (site, visitor, stage, at)", "ON CONFLICT DO UPDATE SET at = min(at, excluded.at)",
-        stageEntries(state, stageOrder).map(([stage, at]) => [site, state.visitor, stage, at])),
-      ...rowsInsert(db, "INSERT OR IGNORE INTO lead_events (site, visitor, id, type, at, cta, variant, body)", "", events.map((e) => eventRow(site, state.visitor, e))),
-      ...rowsInsert(db, "INSERT INTO deliveries (site, id, visitor, webhook, target, status, attempts, created_at, last_error)",
-        "ON CONFLICT DO UPDATE SET status = excluded.status, attempts = excluded.attempts, last_error = excluded.last_error",
-        outbox.map((m) => [site, String(m.id), state.visitor, String(m.webhook), String(m.target), String(m.status), Number(m.attempts), Number(m.created_at), m.last_error ?? null])),
-    ]));
-    if (kvGet(sql, "index_registered") === undefined) {
-      await env.RULES.put(registryKey(site, state.visitor), "", { metadata: { firstSeen: state.firstSeen } });
+    // The deliveries go again only when the outbox changed since the last report.
+    const outboxChanged = outbox.length > 0 && (lastMark === undefined || lastMark.slice(lastMark.indexOf("|") + 1) !== outboxSig);
+    const visitor = state.visitor;
+    const deliveries = (outboxChanged ? outbox : []).map((m) => [site, String(m.id), visitor, String(m.webhook), String(m.target), String(m.status), Number(m.attempts), Number(m.created_at), m.last_error ?? null]);
+    await writeReport(env.INDEX, {
+      lead: leadRow(site, state, profile, scores, ruleTotals, now),
+      stages: stageEntries(state, stageOrder).map(([stage, at]) => [site, visitor, stage, at]),
+      events,
+      deliveries,
+    });
+    if (kv.get("index_registered") === undefined) {
+      await env.RULES.put(registryKey(site, visitor), "", { metadata: { firstSeen: state.firstSeen } });
       kvPut(sql, "index_registered", "1");
     }
   } catch (e) {
@@ -112,11 +170,11 @@ export async function reportToIndex(storage: DurableObjectStorage, env: Env, now
 /** Removes an erased visitor from the index and the rebuild registry (before its storage is wiped). */
 export async function forgetInIndex(storage: DurableObjectStorage, env: Env): Promise<void> {
   if (!env.INDEX) return;
-  const state = kvGet(storage.sql, "state");
-  const profile = kvGet(storage.sql, "profile");
+  const kv = visitorKv(storage.sql);
+  const state = kv.get("state");
   if (state === undefined) return;
   const visitor = (JSON.parse(state) as VisitorState).visitor;
-  const site = (JSON.parse(profile ?? "{}") as Profile).site ?? kvGet(storage.sql, "index_site");
+  const site = (JSON.parse(kv.get("profile") ?? "{}") as Profile).site ?? kv.get("index_site");
   const db = env.INDEX;
   await withIndex(db, () => db.batch(["leads", "lead_stages", "lead_events", "feedback", "deliveries"].map((t) =>
     db.prepare(`DELETE FROM ${t} WHERE site = ? AND visitor = ?`).bind(site, visitor))));
@@ -143,21 +201,21 @@ export function companyOf(identity: VisitorState["identity"]): string | null {
   return identity.kind === "corporate" && identity.domain ? identity.domain : null;
 }
 
-function leadUpsert(db: D1Database, site: string, state: VisitorState, profile: Profile, scores: Record<string, number>,
-  ruleTotals: { rule: string; points: number }[], now: number): D1PreparedStatement {
+/** The visitor's row of `leads`. */
+function leadRow(site: string, state: VisitorState, profile: Profile, scores: Record<string, number>,
+  ruleTotals: { rule: string; points: number }[], now: number): unknown[] {
   const ft = profile.firstTouch;
   const id = state.identity;
-  return db.prepare(`INSERT OR REPLACE INTO leads (site, visitor, stage, total, fit, engagement, scores, email, email_kind, domain, company,
-      traits, identified, first_seen, last_seen, events, source, medium, campaign, referrer, landing, rules, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).bind(
+  return [
     site, state.visitor, state.stage, scores.total ?? 0, scores.fit ?? 0, scores.engagement ?? 0, JSON.stringify(scores),
     id.email ?? null, id.kind ?? null, id.domain ?? null, companyOf(id), JSON.stringify(id.traits), id.email ? 1 : 0,
     state.firstSeen, state.lastSeen, state.events,
     ft?.source ?? null, ft?.medium ?? null, ft?.campaign ?? null, ft?.referrerHost ?? null, ft?.path ?? null,
     JSON.stringify(ruleTotals), now,
-  );
+  ];
 }
 
+/** An event's row of `lead_events`. */
 function eventRow(site: string, visitor: string, e: Row): unknown[] {
   const type = String(e.type);
   let cta: string | null = null;
@@ -171,31 +229,21 @@ function eventRow(site: string, visitor: string, e: Row): unknown[] {
 }
 
 /**
- * Multi-row INSERTs of `rows`, as few statements as D1's 100 bound parameters allow: a report
- * stays within the queries one invocation may make (50 on the free plan).
- */
-function rowsInsert(db: D1Database, head: string, tail: string, rows: unknown[][]): D1PreparedStatement[] {
-  if (rows.length === 0) return [];
-  const width = rows[0]!.length;
-  const per = Math.floor(D1_PARAMS_MAX / width);
-  const out: D1PreparedStatement[] = [];
-  for (let i = 0; i < rows.length; i += per) {
-    const chunk = rows.slice(i, i + per);
-    const values = chunk.map(() => `(${Array(width).fill("?").join(", ")})`).join(", ");
-    out.push(db.prepare(`${head} VALUES ${values} ${tail}`).bind(...chunk.flat()));
-  }
-  return out;
-}
-
-
-/**
- * The visitor's alarm with the index around webhook delivery: report first (so the index never
- * waits behind a slow webhook target), deliver, report again (the deliveries' outcomes). Answers
- * when the alarm must fire next, or null.
+ * The visitor's alarm with the index around webhook delivery: one report after the delivery (its
+ * outcomes and the batches before it), and one more first if the delivery takes longer than
+ * `INDEX_FLUSH_DELAY_MS` (a slow webhook target never holds the index back longer than a batch's
+ * own delay). Answers when the alarm must fire next, or null.
  */
 export async function reportAroundDelivery(storage: DurableObjectStorage, env: Env, deliver: () => Promise<number | null>): Promise<number | null> {
-  const before = await reportToIndex(storage, env);
-  const next = await deliver();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const sending = deliver();
+  const slow = await Promise.race([
+    sending.then(() => false, () => false),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), INDEX_FLUSH_DELAY_MS))),
+  ]);
+  clearTimeout(timer);
+  const before = slow ? await reportToIndex(storage, env) : null;
+  const next = await sending;
   const after = await reportToIndex(storage, env);
   const times = [before, next, after].filter((t): t is number => t !== null);
   return times.length === 0 ? null : Math.max(1, Math.min(...times));

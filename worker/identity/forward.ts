@@ -9,6 +9,7 @@
  */
 import type { VisitorState } from "../../rules/index.js";
 import type { Env } from "../env.js";
+import { hasTable } from "../sql-tables.js";
 import { identitySecret, leadKeyOf, normaliseEmail } from "./keys.js";
 import { leadName, type LeadAnswer, type LeadEvent } from "./lead-object.js";
 
@@ -128,6 +129,7 @@ async function forwardNow(
 /** Stage webhooks the visitor wrote to its own outbox before it was linked. */
 function announcedStages(sql: SqlStorage): { webhook: string; stage: string }[] {
   const out: { webhook: string; stage: string }[] = [];
+  if (!hasTable(sql, "outbox")) return out;
   for (const r of sql.exec("SELECT webhook, payload FROM outbox").toArray()) {
     const to = (JSON.parse(String(r.payload)) as { data?: { stage?: { to?: string } } }).data?.stage?.to;
     if (typeof to === "string") out.push({ webhook: String(r.webhook), stage: to });

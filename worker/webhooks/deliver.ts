@@ -8,6 +8,7 @@
  * retry, later ones wait behind it (a CRM never sees SQL before MQL).
  */
 import type { Env } from "../env.js";
+import { hasTable } from "../sql-tables.js";
 import { deliveryClock } from "./clock.js";
 import { nextTryAt, verdictOf, type Verdict } from "./retry.js";
 import { sign } from "./sign.js";
@@ -96,7 +97,7 @@ interface Outcome {
  * earliest pending message), or null when nothing is pending.
  */
 export async function deliverDue(sql: SqlStorage, env: Env): Promise<number | null> {
-  const rows = sql.exec("SELECT id, webhook, target, payload, attempts, next_at FROM outbox WHERE status = 'pending' ORDER BY rowid").toArray();
+  const rows = pendingRows(sql);
   if (rows.length > 0) {
     const site = (JSON.parse(String(rows[0]!.payload)) as WebhookPayload).data.site;
     const config = await readTargets(env.RULES, site);
@@ -123,10 +124,23 @@ export async function deliverDue(sql: SqlStorage, env: Env): Promise<number | nu
       if (outcome.verdict.kind === "gone" && target) await disableTarget(env, site, target.id, outcome.error ?? "410 Gone");
     }
   }
-  // Only the first pending message of each target can be due: the others wait behind it.
-  const next = sql.exec(`SELECT min(next_at) AS t FROM outbox o WHERE status = 'pending'
-    AND rowid = (SELECT min(rowid) FROM outbox p WHERE p.status = 'pending' AND p.target = o.target)`).one().t;
-  return next === null ? null : Math.max(Number(next), 1);
+  // Read again: a batch may have written a message while this one was sent. Only the first
+  // pending message of each target can be due: the others wait behind it.
+  let next: number | null = null;
+  const first = new Set<string>();
+  for (const row of pendingRows(sql)) {
+    const target = String(row.target);
+    if (first.has(target)) continue;
+    first.add(target);
+    next = next === null ? Number(row.next_at) : Math.min(next, Number(row.next_at));
+  }
+  return next === null ? null : Math.max(next, 1);
+}
+
+/** The pending messages of an outbox, oldest first (none when the object never had one). */
+export function pendingRows(sql: SqlStorage): Row[] {
+  if (!hasTable(sql, "outbox")) return [];
+  return sql.exec("SELECT id, webhook, target, payload, attempts, next_at FROM outbox WHERE status = 'pending' ORDER BY rowid").toArray();
 }
 
 /** One try of one message; "busy" when the target has no free slot. */
@@ -206,6 +220,7 @@ async function disableTarget(env: Env, site: string, id: string, reason: string)
 
 /** Every message of the outbox with every try, oldest first. */
 export function listOutbox(sql: SqlStorage): OutboxMessage[] {
+  if (!hasTable(sql, "outbox")) return [];
   const tries = new Map<string, Attempt[]>();
   for (const a of sql.exec("SELECT msg, at, status, error, duration_ms, outcome FROM outbox_attempts ORDER BY seq").toArray()) {
     const list = tries.get(String(a.msg)) ?? [];
@@ -221,6 +236,7 @@ export function listOutbox(sql: SqlStorage): OutboxMessage[] {
 
 /** Why a message cannot be replayed, or null once it is queued again (as the next due message). */
 export async function requeue(sql: SqlStorage, env: Env, msgId: string): Promise<"unknown" | "not_dead" | null> {
+  if (!hasTable(sql, "outbox")) return "unknown";
   const row = sql.exec("SELECT status, payload FROM outbox WHERE id = ?", msgId).toArray()[0];
   if (!row) return "unknown";
   if (row.status !== "dead") return "not_dead";

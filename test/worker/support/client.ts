@@ -143,11 +143,13 @@ export interface StoredRows {
 export function storedRows(site: string, visitor: string): Promise<StoredRows> {
   return runInDurableObject(visitorStub(site, visitor), (_, state) => {
     const one = (q: string) => Number(state.storage.sql.exec(q).one().n);
+    // The outbox is created with a visitor's first webhook: a visitor without one has no rows in it.
+    const hasOutbox = one("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'outbox'") > 0;
     return {
       events: one("SELECT count(*) AS n FROM events"),
       distinctEvents: one("SELECT count(DISTINCT id) AS n FROM events"),
       ledger: one("SELECT count(*) AS n FROM ledger"),
-      outbox: one("SELECT count(*) AS n FROM outbox"),
+      outbox: hasOutbox ? one("SELECT count(*) AS n FROM outbox") : 0,
       // The visitor's own records; the console index keeps its bookkeeping rows beside them.
       kv: one("SELECT count(*) AS n FROM kv WHERE k IN ('state', 'profile')"),
     };
