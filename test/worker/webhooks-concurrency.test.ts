@@ -28,6 +28,22 @@ describe("the target gate", () => {
     expect(await gate.acquire(2, 20_000, t0 + 20_001)).not.toBeNull();
   });
 
+  it("lines callers of acquireWithin up: a slot released goes to the first in line; one past its wait gets none, wherever it stands", async () => {
+    const gate = targetGate(env, uid("site"), "crm");
+    const held = await gate.acquire(1, 20_000);
+    expect(held).not.toBeNull();
+    const first = gate.acquireWithin(1, 20_000, 60_000);
+    const second = gate.acquireWithin(1, 20_000, 1);
+    const third = gate.acquireWithin(1, 20_000, 60_000);
+    expect(await second).toBeNull();
+    await gate.release(held!);
+    const lease = await first;
+    expect(lease).not.toBeNull();
+    expect(await gate.inFlight()).toBe(1);
+    await gate.release(lease!);
+    expect(await third).not.toBeNull();
+  });
+
   it("keeps one gate per site and target", async () => {
     const site = uid("site");
     expect(await targetGate(env, site, "crm").acquire(1, 20_000)).not.toBeNull();

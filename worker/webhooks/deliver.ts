@@ -23,6 +23,8 @@ export const SEND_TIMEOUT_MS = 15_000;
 const LEASE_MARGIN_MS = 5_000;
 /** A message whose target is busy is due again after about this long (not counted as a try). */
 export const BUSY_RETRY_MS = 1_000;
+/** How long a sender waits in line at a busy target's gate before its message is put back (target-gate.ts). */
+export const GATE_WAIT_MS = 10_000;
 /** Characters of a failing answer's body kept with the attempt. */
 const ERROR_BODY_MAX_CHARS = 200;
 const USER_AGENT = "mql-edge-webhooks/1";
@@ -155,7 +157,7 @@ async function attempt(env: Env, site: string, target: Target, id: string, paylo
   if (!body.ok) return fail(body.error);
   const gate = targetGate(env, site, target.id);
   // A gate that cannot be reached counts as busy: the message is due again shortly, no try spent.
-  const lease = await gate.acquire(target.concurrency ?? DEFAULT_CONCURRENCY, SEND_TIMEOUT_MS + LEASE_MARGIN_MS).catch(() => null);
+  const lease = await gate.acquireWithin(target.concurrency ?? DEFAULT_CONCURRENCY, SEND_TIMEOUT_MS + LEASE_MARGIN_MS, GATE_WAIT_MS).catch(() => null);
   if (lease === null) return "busy";
   try {
     return await send(url.url, key.key, id, body.body);
