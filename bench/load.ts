@@ -20,7 +20,7 @@
  * Last line: bench:load rate=<req/s> seconds=<s> visitors=<n> requests=<n> 5xx=<n> p50_ms=<ms> p99_ms=<ms> exact=<n>/<n>
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { Agent, request, type Server } from "node:http";
+import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "mql-load-"));
   const cleanup = [dir];
   const instances: Miniflare[] = [];
-  let crm: Server | undefined;
+  let crm: Awaited<ReturnType<typeof crmSink>> | undefined;
   let agents: Agent[] = [];
   try {
     const script = bundle(dir);
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     if (!parsed.ok) throw new Error(`bench rules are invalid: ${JSON.stringify(parsed.errors)}`);
     const engine: Engine = compile(parsed.rules);
     const sink = await crmSink();
-    crm = sink.server;
+    crm = sink;
 
     const shards = Math.ceil(VISITORS / SHARD_VISITORS);
     const urls: string[] = [];
@@ -239,7 +239,7 @@ async function main(): Promise<void> {
   } finally {
     for (const mf of instances) await mf.dispose().catch(() => {});
     for (const a of agents) a.destroy();
-    crm?.close();
+    await crm?.close();
     for (const d of cleanup) rmSync(d, { recursive: true, force: true });
   }
 }

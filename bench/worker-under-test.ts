@@ -3,8 +3,8 @@
  * Object classes of wrangler.toml, and a CRM that takes every webhook at once.
  */
 import { spawnSync } from "node:child_process";
-import { createServer, type Server } from "node:http";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 
 /** The repository root. */
 export const ROOT = new URL("..", import.meta.url).pathname;
@@ -29,18 +29,44 @@ export const DURABLE_OBJECTS = {
   TARGET_GATE: { className: "TargetGate", useSQLite: true },
 } as const;
 
-/** A CRM that answers 204 to every webhook; its URL and a count of what it received. */
-export async function crmSink(): Promise<{ server: Server; url: string; received: () => number }> {
-  let received = 0;
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on("end", () => {
-      received++;
-      res.writeHead(204).end();
+/**
+ * A CRM that answers 204 to every webhook at once, in a thread of its own: the load generator's
+ * busy event loop must not be what slows the webhook sends down. Its URL, a count of what it
+ * received, and a close.
+ */
+export async function crmSink(): Promise<{ url: string; received: () => Promise<number>; close: () => Promise<void> }> {
+  const thread = new Worker(`
+    const { createServer } = require("node:http");
+    const { parentPort } = require("node:worker_threads");
+    let received = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        received++;
+        res.writeHead(204).end();
+      });
     });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  return { server, url: `http://127.0.0.1:${port}/hooks/crm`, received: () => received };
+    server.listen(0, "127.0.0.1", () => parentPort.postMessage({ port: server.address().port }));
+    parentPort.on("message", (m) => {
+      if (m === "count") parentPort.postMessage({ received });
+      if (m === "close") {
+        server.closeAllConnections();
+        server.close(() => process.exit(0));
+      }
+    });`, { eval: true });
+  const next = () => new Promise<{ port?: number; received?: number }>((resolve) => thread.once("message", resolve));
+  const { port } = await next();
+  return {
+    url: `http://127.0.0.1:${port}/hooks/crm`,
+    received: async () => {
+      const answer = next();
+      thread.postMessage("count");
+      return (await answer).received ?? 0;
+    },
+    close: async () => {
+      const exited = new Promise((resolve) => thread.once("exit", resolve));
+      thread.postMessage("close");
+      await exited;
+    },
+  };
 }
