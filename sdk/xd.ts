@@ -4,7 +4,10 @@
  * land on the site carry one too (the recipient's claim).
  * - The token comes from `POST /v1/identity/xd` when a link is about to be followed (pointerdown
  *   or focus), is kept while it is valid, and is added to the link on click when it has more than
- *   XD_MIN_LEFT_MS left (it is single use: a click spends it).
+ *   XD_MIN_LEFT_MS left (it is single use: a click spends it). Its time left is counted on this
+ *   device from the answer's `expiresIn`, so a device clock set wrong does not matter. Once the
+ *   click has been followed, the link gets its own href back: a spent token never stays in it
+ *   (a link opened in a new tab and clicked again asks for a fresh one).
  * - A page that has one in its URL takes it off (history.replaceState) and redeems it at
  *   `POST /v1/identity/continue`: the visitor becomes the one the worker names.
  */
@@ -20,8 +23,10 @@ export const TOKEN_PARAM = "mql_t";
 /** A token as `POST /v1/identity/xd` answers it. */
 interface XdToken {
   token: string;
-  /** Ms since the epoch. */
+  /** Ms since the epoch, by the worker's clock. */
   expiresAt: number;
+  /** Ms left when the worker answered: the snippet times the token by the device's clock from this. */
+  expiresIn: number;
 }
 
 /** POSTs `x` with the site and the visitor to `/v1/identity/<path>`; resolves to the JSON answer, or undefined on any failure. */
@@ -65,7 +70,7 @@ export const redeem = () => {
 
 /** Decorates links to `cfg.domains` while `live()` holds. */
 export const xd = (live: () => unknown) => {
-  /** Tokens by target origin; 1 while one is being fetched. */
+  /** Tokens by target origin, `expiresAt` set to the device's clock; 1 while one is being fetched. */
   const tokens: Record<string, XdToken | 1 | undefined> = {};
   const domains = cfg.domains?.match(/[^\s,]+/g);
   if (domains)
@@ -77,14 +82,17 @@ export const xd = (live: () => unknown) => {
         const ok = t && t.expiresAt - now() > XD_MIN_LEFT_MS;
         if (/click/.test(e.type)) {
           if (ok) {
-            const u = new URL(a.href);
+            const href = a.href;
+            const u = new URL(href);
             u.searchParams.set(TOKEN_PARAM, t.token);
             a.href = u.href;
             delete tokens[to];
+            // The browser follows the link once this click is dispatched; then it is put back.
+            setTimeout(() => (a.href = href));
           }
         } else if (!ok && (t as unknown) != 1) {
           tokens[to] = 1;
-          ask("xd", { to }).then((j) => (tokens[to] = j?.token && j));
+          ask("xd", { to }).then((j) => (tokens[to] = j?.token && ((j.expiresAt = now() + j.expiresIn), j)));
         }
       }
     });

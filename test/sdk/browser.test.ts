@@ -424,7 +424,7 @@ describe("the snippet in Chromium", () => {
     expect(xd).toMatchObject({ path: "/v1/identity/xd", origin: t.site, body: { site: "acme", visitor, to: t.site2 }, status: 200 });
     expect(redeem).toMatchObject({ path: "/v1/identity/continue", origin: t.site2, body: { site: "acme" }, status: 200 });
     const token = (redeem!.body as { token: string }).token;
-    expect(xd!.answer).toEqual({ token, param: "mql_t", expiresAt: expect.any(Number) });
+    expect(xd!.answer).toEqual({ token, param: "mql_t", expiresAt: expect.any(Number), expiresIn: expect.any(Number) });
     // The landing page view is the same visitor's, and its URL does not carry the token.
     const landing = t.accepted.find((r) => r.page == "/shop")!;
     expect(landing.visitor).toBe(visitor);

@@ -180,7 +180,9 @@ identity.post("/v1/identity/xd", small, async (c) => {
   if (body.to.toLowerCase() === origin.toLowerCase()) throw new ApiError(400, "invalid_body", "$.to: expected another origin than this page's", [{ path: "$.to", message: "expected another of the site's origins" }]);
   const now = Date.now();
   const token = await mintToken(secret, "xd", body.site, { v: body.visitor, aud: body.to.toLowerCase() }, { ttlS: XD_TTL_S, now, once: true });
-  return c.json({ token, param: TOKEN_PARAM, expiresAt: Math.floor(now / 1000) * 1000 + XD_TTL_S * 1000 }, 200, cors);
+  const expiresAt = Math.floor(now / 1000) * 1000 + XD_TTL_S * 1000;
+  // expiresIn lets the page time the token by its own clock, whatever its offset from ours.
+  return c.json({ token, param: TOKEN_PARAM, expiresAt, expiresIn: expiresAt - now }, 200, cors);
 });
 
 identity.post("/v1/identity/continue", small, async (c) => {

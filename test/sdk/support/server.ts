@@ -161,7 +161,8 @@ export async function startServer(): Promise<TestServer> {
       if (!origins.includes(body.to!) || body.to == origin) return refuse(400, "invalid_body");
       const token = `xd.${randomUUID()}`;
       tokens.set(token, { visitor: body.visitor!, aud: body.to!.toLowerCase(), exp: now + t.xdTtlMs, used: false });
-      return answer(200, { token, param: "mql_t", expiresAt: Math.floor(now / 1000) * 1000 + t.xdTtlMs });
+      const expiresAt = Math.floor(now / 1000) * 1000 + t.xdTtlMs;
+      return answer(200, { token, param: "mql_t", expiresAt, expiresIn: expiresAt - now });
     }
     if (!strict(body, { site: SITE, visitor: VISITOR, token: /^.{1,2048}$/ })) return refuse(400, "invalid_body");
     if (body.site != "acme") return refuse(404, "unknown_site");

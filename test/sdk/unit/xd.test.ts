@@ -114,7 +114,8 @@ describe("links to the site's other domains", () => {
   const stay = (e: Event) => e.preventDefault();
   const link = (id: string) => document.getElementById(id) as HTMLAnchorElement;
   const fire = (el: Element, type: string) => el.dispatchEvent(type == "focus" ? new FocusEvent("focus") : new MouseEvent(type, { bubbles: true, cancelable: true }));
-  const token = (t: string, left = 120_000) => json(200, { token: t, param: "mql_t", expiresAt: Date.now() + left });
+  /** A token answer with `left` ms to go, from a worker whose clock is `skew` ms ahead of this device's. */
+  const token = (t: string, left = 120_000, skew = 0) => json(200, { token: t, param: "mql_t", expiresAt: Date.now() + skew + left, expiresIn: left });
 
   it("fetches a token on pointerdown (once while it is on its way), and adds it to the link on click", async () => {
     const x = await page();
@@ -158,6 +159,45 @@ describe("links to the site's other domains", () => {
     fire(link("shop"), "click");
     expect(fetch).toHaveBeenCalledTimes(2);
     expect(link("shop").href).toBe("https://shop.example/cart?x=1&mql_t=T2");
+  });
+
+  it.each([
+    ["ahead", 600_000],
+    ["behind", -600_000],
+  ])("counts a token's time from the answer, so a device clock 10 minutes %s still decorates", async (_, skew) => {
+    await page();
+    vi.spyOn(globalThis, "fetch").mockResolvedValue(token("T1", 120_000, skew));
+    fire(link("shop"), "pointerdown");
+    await settle();
+    fire(link("shop"), "click");
+    expect(link("shop").href).toBe("https://shop.example/cart?x=1&mql_t=T1");
+  });
+
+  it("times a token out by the device's clock: past its time less the margin, it is not used", async () => {
+    await page();
+    const fetch = vi.spyOn(globalThis, "fetch").mockResolvedValueOnce(token("T1", 60_000)).mockResolvedValueOnce(token("T2"));
+    fire(link("shop"), "pointerdown");
+    await settle();
+    const later = Date.now() + 60_000 - XD_MIN_LEFT_MS;
+    vi.spyOn(Date, "now").mockReturnValue(later);
+    fire(link("shop"), "click");
+    expect(link("shop").href).toBe("https://shop.example/cart?x=1");
+    fire(link("shop"), "pointerdown");
+    await settle();
+    fire(link("shop"), "click");
+    expect(fetch).toHaveBeenCalledTimes(2);
+    expect(link("shop").href).toBe("https://shop.example/cart?x=1&mql_t=T2");
+  });
+
+  it("puts the link's own href back once the click has been followed: a spent token never stays in it", async () => {
+    await page();
+    vi.spyOn(globalThis, "fetch").mockResolvedValue(token("T1"));
+    fire(link("shop"), "pointerdown");
+    await settle();
+    fire(link("shop"), "click");
+    expect(link("shop").href).toBe("https://shop.example/cart?x=1&mql_t=T1");
+    await settle();
+    expect(link("shop").href).toBe("https://shop.example/cart?x=1");
   });
 
   it.each([
