@@ -145,7 +145,9 @@ export async function rulesView() {
       h("tbody", {}, v.versions.map((x) => h("tr", { "data-version": x.version },
         h("td", {}, x.version, x.active ? h("strong", { class: "ok" }, " active") : null),
         h("td", {}, x.note || "", x.restoreNote ? h("div", { class: "muted" }, `restored: ${x.restoreNote}`) : null),
-        h("td", {}, when(x.publishedAt), x.restoredAt ? h("div", { class: "muted" }, `restored ${when(x.restoredAt)}`) : null),
+        h("td", {}, x.publishedAt == null
+          ? h("span", { class: "muted", title: "This version was active before the console kept a history, so when it was published is not known." }, "before history")
+          : when(x.publishedAt), x.restoredAt ? h("div", { class: "muted" }, `restored ${when(x.restoredAt)}`) : null),
         h("td", {}, x.active ? null : h("button", { type: "button", class: "secondary", onclick: () => rollback(x.version) }, "Roll back")))))));
   }
 

@@ -150,11 +150,14 @@ describe("the console", () => {
     await page.fill("#publish-note", "MQL from 30 points");
     await page.click("#publish");
     await expect.poll(() => page.textContent("#rules-status")).toMatch(/^Published version /);
-    const after = await admin<{ active: string; versions: { version: string; note?: string; active: boolean }[] }>("/rules/versions");
+    const after = await admin<{ active: string; versions: { version: string; note?: string; active: boolean; publishedAt?: number | null }[] }>("/rules/versions");
     expect(after.active).not.toBe(before.active);
     expect(after.versions.find((v) => v.active)).toMatchObject({ note: "MQL from 30 points" });
     expect(after.versions.some((v) => v.version === before.active && !v.active)).toBe(true);
     expect(await page.locator(`#rules-versions tr[data-version="${after.active}"]`).textContent()).toContain("active");
+    // The seeded version went live before the history: its publish time is unknown, not the new version's.
+    expect(after.versions.find((v) => v.version === before.active)).toMatchObject({ publishedAt: null });
+    expect(await page.locator(`#rules-versions tr[data-version="${before.active}"]`).textContent()).toContain("before history");
   });
 
   it("takes sales' verdict on the lead and shows the rules' precision", async () => {

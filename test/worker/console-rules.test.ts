@@ -9,7 +9,7 @@ import type { RulesInput } from "../../rules/index.js";
 import { adminFetch, collectOk, pageView, uid, type ErrorResponse } from "./support/client.js";
 import { consoleRules, consoleSite, getJson, play, send } from "./console-support.js";
 
-interface Versions { active: string; versions: { version: string; active: boolean; note?: string; publishedAt?: number; restoredAt?: number }[] }
+interface Versions { active: string; versions: { version: string; active: boolean; note?: string; publishedAt?: number | null; restoredAt?: number }[] }
 interface Simulation {
   events: number; visitors: number;
   current: { reached: Record<string, number> }; draft: { reached: Record<string, number> };
@@ -43,7 +43,23 @@ describe("the version history", () => {
   it("starts with the active rules, published outside the console", async () => {
     const v = await getJson<Versions>(path("/versions"));
     expect(v.active).toBe("c1");
-    expect(v.versions).toEqual([{ version: "c1", active: true, note: "published outside the console" }]);
+    expect(v.versions).toEqual([{ version: "c1", active: true, note: "published outside the console", publishedAt: null }]);
+  });
+});
+
+describe("a history written before publish times were kept", () => {
+  it("reads a version taken in from outside, stamped with its successor's time, as published at an unknown time", async () => {
+    const { site: other, origin: o } = await consoleSite("rvo");
+    const doc = (version: string) => JSON.stringify({ ...consoleRules(other, o), version });
+    // As the console used to write it: o1 was active before any history, o2 replaced it at `t`, o3 at `t + 5`, o1 was rolled back to at `t + 9`.
+    const t = 1_700_000_000_000;
+    await env.RULES.put(`rules-history:${other}:o1`, doc("o1"), { metadata: { note: "published outside the console", publishedAt: t, restoredAt: t + 9 } });
+    await env.RULES.put(`rules-history:${other}:o2`, doc("o2"), { metadata: { note: "first change", publishedAt: t } });
+    await env.RULES.put(`rules-history:${other}:o3`, doc("o3"), { metadata: { note: "second change", publishedAt: t + 5 } });
+    await env.RULES.put(`rules-history:${other}:o4`, doc("o4"), { metadata: { note: "published outside the console", publishedAt: t + 9 } });
+    await env.RULES.put(`rules:${other}`, doc("o1"));
+    const v = await getJson<Versions>(`/v1/admin/sites/${other}/rules/versions`);
+    expect(Object.fromEntries(v.versions.map((x) => [x.version, x.publishedAt]))).toEqual({ o1: null, o2: t, o3: t + 5, o4: null });
   });
 });
 
@@ -99,12 +115,15 @@ describe("POST .../rules/simulate", () => {
 
 describe("publishing and rolling back", () => {
   it("publishes a draft with its note: the history keeps both versions, collect scores with the new one", async () => {
-    const res = await send<{ ok: boolean; version: string; previous: string }>("POST", path("/publish?note=Lower%20MQL%20to%2020"), withMql(20, "c2"));
+    const res = await send<{ ok: boolean; version: string; previous: string; publishedAt: number }>("POST", path("/publish?note=Lower%20MQL%20to%2020"), withMql(20, "c2"));
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ ok: true, version: "c2", previous: "c1" });
     expect((await active()).version).toBe("c2");
     const v = await getJson<Versions>(path("/versions"));
     expect(v.versions.map((x) => [x.version, x.active, x.note])).toEqual([["c2", true, "Lower MQL to 20"], ["c1", false, "published outside the console"]]);
+    // c2 was published now; c1 was active before any history, so when is unknown (never c2's time).
+    expect(v.versions[0]!.publishedAt).toBe(res.body.publishedAt);
+    expect(v.versions[1]!.publishedAt).toBeNull();
     const answer = await collectOk(uid("v"), [pageView("/pricing", {}, origin)], { site, origin });
     expect(answer.visitor.score.total).toBe(11);
     expect((await getJson<{ version: string }>(path("/versions/c1"))).version).toBe("c1");
@@ -126,6 +145,10 @@ describe("publishing and rolling back", () => {
     expect(v.versions[0]).toMatchObject({ version: "c1", active: true, restoreNote: "Oops" });
     expect(v.versions[0]!.restoredAt).toBeGreaterThan(0);
     expect(v.versions.map((x) => x.version).sort()).toEqual(["c1", "c2", "c3"]);
+    // Rolling back keeps each version's own publish time.
+    expect(v.versions[0]!.publishedAt).toBeNull();
+    const c3 = v.versions.find((x) => x.version === "c3")!;
+    expect(c3.publishedAt).toBeLessThan(v.versions[0]!.restoredAt!);
   });
 });
 

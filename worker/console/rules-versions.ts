@@ -31,7 +31,8 @@ const VERSION = /^[\w.:+-]{1,64}$/;
 /** What the history keeps about a version besides the document. */
 export interface VersionMeta {
   note: string;
-  publishedAt: number;
+  /** When the version was published; null when that is unknown (it went live before the history kept it). */
+  publishedAt: number | null;
   restoredAt?: number;
   restoreNote?: string;
 }
@@ -74,12 +75,31 @@ async function activeRules(env: Env, site: string): Promise<RulesDocument> {
   return parsed.rules;
 }
 
-/** Keeps the active document in the history if it got there another way (the CLI, a plain PUT), so it can be rolled back to. */
-async function keepActive(env: Env, site: string, active: RulesDocument, now: number): Promise<void> {
+/** The note of a version the history took in after it went live. */
+const OUTSIDE_NOTE = "published outside the console";
+
+/**
+ * Keeps the active document in the history if it got there another way (the CLI, a plain PUT), so
+ * it can be rolled back to. When it was published is not known: the time of the publish or rollback
+ * that replaces it would be the next version's, not its own.
+ */
+async function keepActive(env: Env, site: string, active: RulesDocument): Promise<void> {
   const key = historyKey(site, active.version);
   if ((await env.RULES.get(key)) !== null) return;
-  const meta: VersionMeta = { note: "published outside the console", publishedAt: now };
+  const meta: VersionMeta = { note: OUTSIDE_NOTE, publishedAt: null };
   await env.RULES.put(key, JSON.stringify(active), { metadata: meta });
+}
+
+type Listed = { version: string; active: boolean } & Partial<VersionMeta>;
+
+/**
+ * Histories written before publish times were kept honestly stamped a version taken in from outside
+ * with the time of the publish or rollback that replaced it: that time, found on another version,
+ * is not its own, so it reads as unknown.
+ */
+function forgetBorrowedTimes(versions: Listed[]): void {
+  const times = new Set(versions.flatMap((v) => [v.note === OUTSIDE_NOTE ? null : v.publishedAt, v.restoredAt]).filter((t) => typeof t === "number"));
+  for (const v of versions) if (v.note === OUTSIDE_NOTE && typeof v.publishedAt === "number" && times.has(v.publishedAt)) v.publishedAt = null;
 }
 
 async function activate(env: Env, site: string, doc: RulesDocument): Promise<void> {
@@ -99,15 +119,16 @@ rulesVersions.get("/v1/admin/sites/:site/rules/versions", async (c) => {
   const site = siteOf(c);
   const active = await activeRules(c.env, site);
   const prefix = historyKey(site, "");
-  const versions: ({ version: string; active: boolean } & Partial<VersionMeta>)[] = [];
+  const versions: Listed[] = [];
   let cursor: string | undefined;
   do {
     const page = await c.env.RULES.list<VersionMeta>({ prefix, ...(cursor ? { cursor } : {}) });
     for (const k of page.keys) versions.push({ version: k.name.slice(prefix.length), active: false, ...k.metadata });
     cursor = page.list_complete ? undefined : page.cursor;
   } while (cursor);
-  if (!versions.some((v) => v.version === active.version)) versions.push({ version: active.version, active: true, note: "published outside the console" });
+  if (!versions.some((v) => v.version === active.version)) versions.push({ version: active.version, active: true, note: OUTSIDE_NOTE, publishedAt: null });
   for (const v of versions) v.active = v.version === active.version;
+  forgetBorrowedTimes(versions);
   const at = (v: Partial<VersionMeta>) => Math.max(v.publishedAt ?? 0, v.restoredAt ?? 0);
   versions.sort((a, b) => Number(b.active) - Number(a.active) || at(b) - at(a));
   return c.json({ site, active: active.version, versions });
@@ -175,7 +196,7 @@ rulesVersions.post("/v1/admin/sites/:site/rules/publish", limitBody, async (c) =
     throw new ApiError(409, "version_exists", `version "${draft.version}" was already published: give the draft a new version`, [{ path: "$.version", message: `expected a version other than "${draft.version}" (already published)` }]);
   }
   const now = Date.now();
-  await keepActive(c.env, site, active, now);
+  await keepActive(c.env, site, active);
   const meta: VersionMeta = { note: text, publishedAt: now };
   await c.env.RULES.put(historyKey(site, draft.version), JSON.stringify(draft), { metadata: meta });
   await activate(c.env, site, draft);
@@ -191,8 +212,9 @@ rulesVersions.post("/v1/admin/sites/:site/rules/versions/:version/rollback", asy
   const active = await activeRules(c.env, site);
   if (active.version === version) throw new ApiError(409, "already_active", `version "${version}" is the active one`);
   const now = Date.now();
-  await keepActive(c.env, site, active, now);
-  const meta: VersionMeta = { ...(stored.metadata ?? { note: "", publishedAt: now }), restoredAt: now, ...(why ? { restoreNote: why } : {}) };
+  await keepActive(c.env, site, active);
+  // A version stored without its metadata keeps an unknown publish time, not the rollback's.
+  const meta: VersionMeta = { ...(stored.metadata ?? { note: "", publishedAt: null }), restoredAt: now, ...(why ? { restoreNote: why } : {}) };
   await c.env.RULES.put(historyKey(site, version), stored.value, { metadata: meta });
   await activate(c.env, site, JSON.parse(stored.value) as RulesDocument);
   return c.json({ ok: true, site, version, previous: active.version, restoredAt: now });
