@@ -3,7 +3,8 @@
  * not reach the site), in a <dialog>. A modal is shown with showModal() (the page behind goes
  * inert) and keeps Tab and Esc to itself. Other kinds are only opened, so a banner never takes the
  * focus from the page. The markup is a constant; content is set as text only, and the link stays
- * only for http(s) or relative URLs. An inline CTA replaces the content of `[data-mql-slot="<slot>"]`.
+ * only for http(s) or relative URLs. An inline CTA replaces the content of `[data-mql-slot="<slot>"]`;
+ * dismissed, it gives the slot its own content back.
  */
 import type { WireAction } from "./types";
 import { g } from "./util";
@@ -16,10 +17,13 @@ const HTML =
 /** Records `cta_impression`, `cta_click` (with the link) or `cta_dismiss` for a CTA. */
 export type CtaTrack = (type: "cta_impression" | "cta_click" | "cta_dismiss", a: WireAction, href?: string) => void;
 
-/** Shows a CTA and reports its impression, click and dismissal. */
-export const render = (a: WireAction, track: CtaTrack) => {
+/** Shows a CTA in `place` (its slot for an inline CTA, else the body) and reports its impression, click and dismissal. */
+export const render = (a: WireAction, track: CtaTrack, place: Element) => {
   const d = document;
   const { kind, variant: v } = a;
+  // What the slot held: taken out while the CTA shows, back in its place when it is dismissed.
+  // Only inline CTAs have a slot (rules/validate.ts refuses a slot on any other kind).
+  const own = a.slot ? [...place.childNodes] : [];
   const modal = kind == "modal";
   const host = d.createElement("div");
   const root = host.attachShadow({ mode: "open" });
@@ -38,7 +42,7 @@ export const render = (a: WireAction, track: CtaTrack) => {
   if (!/^https?:$/.test(link.protocol)) link.remove();
   link.onclick = g(() => track("cta_click", a, link.href));
   dlg.onclose = g(() => {
-    host.remove();
+    host.replaceWith(...own);
     track("cta_dismiss", a);
   });
   // showModal() lets Tab leave the page for the browser's own UI, where Esc no longer reaches the
@@ -51,7 +55,8 @@ export const render = (a: WireAction, track: CtaTrack) => {
       (root.activeElement == link ? close : link).focus();
     }
   });
-  kind == "inline" ? d.querySelector(`[data-mql-slot="${CSS.escape(a.slot!)}"]`)!.replaceChildren(host) : d.body.append(host);
+  own.map((n) => n.remove());
+  place.append(host);
   // Other kinds are only opened: show() would take the focus from the page.
   modal ? dlg.showModal() : (dlg.open = true);
   track("cta_impression", a);

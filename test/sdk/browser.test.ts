@@ -155,13 +155,14 @@ describe("the snippet in Chromium", () => {
       { id: "trap", kind: "banner", variant: { id: "a", text: "Unsafe link", button: { label: "Go", href: "javascript:alert(1)" } } },
       { id: "hero-cta", kind: "inline", slot: "hero", variant: { id: "b", text: "See pricing", button: { label: "Pricing", href: `${t.site}/pricing` } } },
       { id: "chat", kind: "slide_in", variant: { id: "c", title: "Questions?", text: "Chat with sales." } },
-      // No such slot on this page: nothing shown, nothing thrown into the page.
+      { id: "side-cta", kind: "inline", slot: "side", variant: { id: "e", text: "Read the case study" } },
+      // No such slot on this page: nothing shown, nothing announced, nothing thrown into the page.
       { id: "footer-cta", kind: "inline", slot: "footer", variant: { id: "d", text: "Elsewhere" } },
     ];
     const listen = `<script>mql.on("action", (a) => (window.seen ||= []).push(a.id)); mql.on("stage", (s, v) => (window.stage = [s, v.score.total]))</script>`;
     t.page(
       "/home",
-      html("Home", `<style>p,dialog{color:red!important;display:none!important}</style><div data-mql-slot="hero">Default hero</div><button id="own">own</button>${STUB}${listen}${t.tag("defer")}`),
+      html("Home", `<style>p,dialog{color:red!important;display:none!important}</style><div data-mql-slot="hero">Default hero</div><div data-mql-slot="side"><em id="own-side">Default side</em> text</div><script>window.ownSide = document.getElementById("own-side")</script><button id="own">own</button>${STUB}${listen}${t.tag("defer")}`),
     );
     t.page("/pricing", html("Pricing", "<p>Pricing</p>"));
     const { page, errors } = await tab();
@@ -196,7 +197,14 @@ describe("the snippet in Chromium", () => {
 
     const chat = page.locator("dialog.slide_in");
     expect([await chat.isVisible(), await chat.locator("b").textContent(), await chat.locator("a").count()]).toEqual([true, "Questions?", 0]);
-    expect(await page.evaluate(() => [(window as any).seen, (window as any).stage])).toEqual([["demo-offer", "trap", "hero-cta", "chat", "footer-cta"], ["lead", 1]]);
+    expect(await page.evaluate(() => [(window as any).seen, (window as any).stage])).toEqual([["demo-offer", "trap", "hero-cta", "chat", "side-cta"], ["lead", 1]]);
+
+    // A dismissed inline CTA gives the slot its own content back, the same nodes.
+    const side = page.locator("[data-mql-slot=side]");
+    expect(await side.evaluate((e) => [e.textContent?.includes("Default side"), !!e.querySelector("div")?.shadowRoot])).toEqual([false, true]);
+    await side.locator("dialog button").click();
+    await expect.poll(() => side.evaluate((e) => e.innerHTML)).toBe('<em id="own-side">Default side</em> text');
+    expect(await page.evaluate(() => document.getElementById("own-side") === (window as any).ownSide)).toBe(true);
 
     const slot = page.locator("[data-mql-slot=hero] dialog");
     expect(await slot.textContent()).toContain("See pricing");
@@ -213,8 +221,8 @@ describe("the snippet in Chromium", () => {
     await until(() => events("cta_click").length == 1, "the click");
 
     const of = (type: string) => events(type).map((e) => [e.element, e.props?.variant]);
-    expect(of("cta_impression").sort()).toEqual([["chat", "c"], ["demo-offer", "v2"], ["hero-cta", "b"], ["trap", "a"]]);
-    expect(of("cta_dismiss").sort()).toEqual([["demo-offer", "v2"], ["trap", "a"]]);
+    expect(of("cta_impression").sort()).toEqual([["chat", "c"], ["demo-offer", "v2"], ["hero-cta", "b"], ["side-cta", "e"], ["trap", "a"]]);
+    expect(of("cta_dismiss").sort()).toEqual([["demo-offer", "v2"], ["side-cta", "e"], ["trap", "a"]]);
     expect(of("cta_click")).toEqual([["hero-cta", "b"]]);
     expect(events("cta_click")[0]!.href).toBe(`${t.site}/pricing`);
     expect([t.invalid, errors]).toEqual([[], []]);
