@@ -5,7 +5,9 @@
  *   npm run rules -- push FILE [--site ID] [--remote] [--persist-to DIR]
  *                                                    validate, then write to the RULES KV namespace
  *   npm run rules -- simulate FILE EVENTS.ndjson [--compare OTHER_RULES] [--json]
- *                                                    replay events: final scores and stages per visitor
+ *                                                    replay events: final scores and stages per visitor;
+ *                                                    with --compare, who would change stage going from
+ *                                                    OTHER_RULES (the rules in service) to FILE (the draft)
  *   npm run rules -- email-links --site ID --campaign ID --to EMAIL[,EMAIL...] [--link URL]... [--days N]
  *                    [--endpoint URL] [--json]
  *                                                    open and click links for a campaign's recipients, minted by
@@ -78,7 +80,8 @@ function check(args: string[]): string {
   const [file] = args;
   if (!file || args.length !== 1) throw new CliError(USAGE);
   const rules = loadRules(file);
-  return `${file}: valid (site ${rules.site.id}, version ${rules.version}, ${rules.rules.length} rules, ${rules.stages.length} stages, ${rules.ctas.length} CTAs, ${rules.webhooks.length} webhooks)`;
+  const n = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
+  return `${file}: valid (site ${rules.site.id}, version ${rules.version}, ${n(rules.rules.length, "rule")}, ${n(rules.stages.length, "stage")}, ${n(rules.ctas.length, "CTA")}, ${n(rules.webhooks.length, "webhook")})`;
 }
 
 function push(args: string[]): string {
@@ -128,15 +131,16 @@ function simulateCommand(args: string[]): string {
   } catch (e) {
     throw new CliError(`${eventsFile}: ${(e as Error).message}`);
   }
-  const result = simulate(rules, lines);
-  if (other === undefined) return json ? JSON.stringify(result, null, 2) : table(result);
-  const draft = simulate(loadRules(other), lines);
-  const changes = compareSimulations(result, draft);
-  if (json) return JSON.stringify({ current: result, compared: draft, changes }, null, 2);
-  const out = [`${file} -> ${other}: ${changes.length} visitor${changes.length === 1 ? "" : "s"} would change stage`];
+  const draft = simulate(rules, lines);
+  if (other === undefined) return json ? JSON.stringify(draft, null, 2) : table(draft);
+  // FILE is the draft simulated; --compare names the rules it would replace: changes go from those to the draft.
+  const current = simulate(loadRules(other), lines);
+  const changes = compareSimulations(current, draft);
+  if (json) return JSON.stringify({ current, draft, changes }, null, 2);
+  const out = [`${other} -> ${file}: ${changes.length} visitor${changes.length === 1 ? "" : "s"} would change stage`];
   for (const c of changes) out.push(`  ${c.visitor}: ${c.from} -> ${c.to} (total ${c.totalFrom} -> ${c.totalTo})`);
-  const stages = Object.keys(result.reached);
-  out.push(`reached before: ${stages.map((s) => `${s}=${result.reached[s]}`).join(" ")}`);
+  const stages = Object.keys(current.reached);
+  out.push(`reached before: ${stages.map((s) => `${s}=${current.reached[s]}`).join(" ")}`);
   out.push(`reached after:  ${stages.map((s) => `${s}=${draft.reached[s] ?? 0}`).join(" ")}`);
   return out.join("\n");
 }
