@@ -123,6 +123,8 @@ export async function leadView(visitor) {
   const judge = async (verdict) => {
     try {
       await api("/feedback", { method: "POST", body: { visitor, verdict, ...(reason.value.trim() ? { reason: reason.value.trim() } : {}), by: "console" } });
+      // The reason was for this verdict: kept, it would be sent again with the next one.
+      reason.value = "";
       renderVerdicts((await api(`/leads/${id}`)).feedback);
       judged.className = "ok";
       judged.textContent = `Marked ${verdict}.`;

@@ -163,8 +163,16 @@ describe("the console", () => {
   it("takes sales' verdict on the lead and shows the rules' precision", async () => {
     const { page } = browser;
     await page.goto(`${stack.base}/console/#/lead/${ids.ana}`);
+    await page.fill("input[name=reason]", "good fit");
     await page.click("button.good");
-    await expect.poll(() => page.textContent("#verdicts")).toMatch(/accepted as MQL by console/);
+    await expect.poll(() => page.textContent("#verdicts")).toMatch(/accepted as MQL by console — good fit/);
+    // The reason went with that verdict only: the next one starts without it.
+    expect(await page.inputValue("input[name=reason]")).toBe("");
+    await page.click("button.bad");
+    await expect.poll(() => page.textContent("#verdicts")).toMatch(/rejected as MQL by console \(/);
+    await page.fill("input[name=reason]", "good fit");
+    await page.click("button.good");
+    await expect.poll(() => page.textContent("#verdicts")).toMatch(/accepted as MQL by console — good fit/);
     await page.click("nav a[data-view=feedback]");
     await page.waitForSelector("#precision tr[data-rule=white-paper]");
     expect(await page.textContent("#precision tr[data-rule=white-paper]")).toMatch(/1\s*0\s*100 %/);
