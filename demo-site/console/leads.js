@@ -148,7 +148,8 @@ export async function leadView(visitor) {
         h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Rule"), h("th", {}, "Group"), h("th", { class: "num" }, "Times"), h("th", { class: "num" }, "Points now"))),
           h("tbody", {}, ex.rules.map((r) => h("tr", { "data-rule": r.rule }, h("td", {}, r.description), h("td", {}, r.group), h("td", { class: "num" }, String(r.times)), h("td", { class: "num" }, String(r.now)))))),
         h("h3", {}, "Stages"),
-        h("ul", {}, ex.stages.map((s) => h("li", {}, `${s.from} → ${s.to}: ${s.reason}`, h("span", { class: "muted" }, ` (${when(s.at)})`))))),
+        ex.stages.length === 0 ? h("p", { class: "muted", id: "stages-none" }, "No stage change yet.")
+          : h("ul", { id: "stages" }, ex.stages.map((s) => h("li", {}, `${s.from} → ${s.to}: ${s.reason}`, h("span", { class: "muted" }, ` (${when(s.at)})`))))),
       h("div", { class: "card" },
         h("h2", {}, "Sales verdict"),
         qualified

@@ -112,6 +112,13 @@ describe("the console", () => {
     await page.screenshot({ path: join(ARTIFACTS, "console-lead.png") });
   });
 
+  it("says so when a visitor never changed stage", async () => {
+    const { page } = browser;
+    await page.goto(`${stack.base}/console/#/lead/${ids.carl}`);
+    await page.waitForSelector("#explanation");
+    expect(await page.textContent("#stages-none")).toBe("No stage change yet.");
+  });
+
   it("shows a rules error on its line", async () => {
     const { page } = browser;
     await page.click("nav a[data-view=rules]");
