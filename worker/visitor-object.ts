@@ -9,6 +9,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { EngineEvent, Engine, LedgerEntry, VisitorState, WebhookDue, StageChange, Explanation } from "../rules/index.js";
 import { forgetInIndex, nextReportAt, reportAll, reportAroundDelivery, reportToIndex, scheduleReport } from "./console/index-writer.js";
 import type { Env } from "./env.js";
+import { ownHosts, touchOf, type FirstTouch } from "./first-touch.js";
 import { belongsToLead, forwardPending, forwardToLead, leadLink } from "./identity/forward.js";
 import { leadId } from "./identity/lead-object.js";
 import { USED_TOKENS_DDL, useOnce } from "./identity/once.js";
@@ -27,16 +28,6 @@ export interface BatchInput {
   page: string | undefined;
   events: { event: EngineEvent; capturedAt: number }[];
   now: number;
-}
-
-/** Where a visitor first came from (kept for reports and webhooks). */
-export interface FirstTouch {
-  at: number;
-  path?: string;
-  referrerHost?: string;
-  source?: string;
-  medium?: string;
-  campaign?: string;
 }
 
 /** What the worker keeps about a visitor besides the scoring state. */
@@ -131,7 +122,8 @@ export class VisitorObject extends DurableObject<Env> {
         this.insertLedger(result.entries);
         // The profile each event left, for the webhooks it made due.
         const profiles = new Map<string, Profile>();
-        for (const event of events) profiles.set(event.id, (profile = touch(profile, event, input.now)));
+        const own = ownHosts(engine);
+        for (const event of events) profiles.set(event.id, (profile = touch(profile, event, input.now, own)));
         // A visitor that is, or with this batch becomes, part of a lead leaves its webhooks to the lead (identity/forward.ts).
         if (result.webhooks.length > 0 && !belongsToLead(this.sql, this.env, state, stitch)) {
           for (const due of result.webhooks) {
@@ -365,19 +357,14 @@ function ledgerFromRow(r: Row): LedgerEntry {
   return e;
 }
 
-/** The profile after an event: first touch on the first page view, last page on every one (the same object when nothing changed). */
-function touch(profile: Profile, event: EngineEvent, now: number): Profile {
+/**
+ * The profile after an event: first touch on the first page view (see first-touch.ts), last page on
+ * every one (the same object when nothing changed).
+ */
+function touch(profile: Profile, event: EngineEvent, now: number, own: ReadonlySet<string>): Profile {
   if (event.type !== "page_view" || event.path === undefined) return profile;
   if (profile.firstTouch && profile.lastPage === event.path) return profile;
   const next: Profile = { ...profile, lastPage: event.path };
-  if (!profile.firstTouch) {
-    const ft: FirstTouch = { at: now, path: event.path };
-    if (event.referrerHost) ft.referrerHost = event.referrerHost;
-    const q = event.query;
-    if (q?.utm_source) ft.source = q.utm_source;
-    if (q?.utm_medium) ft.medium = q.utm_medium;
-    if (q?.utm_campaign) ft.campaign = q.utm_campaign;
-    next.firstTouch = ft;
-  }
+  if (!profile.firstTouch) next.firstTouch = touchOf(event, now, own);
   return next;
 }

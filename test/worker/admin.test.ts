@@ -161,6 +161,18 @@ describe("PUT and GET /v1/admin/sites/:site/rules", () => {
 });
 
 describe("GET /v1/admin/sites/:site/visitors/:id", () => {
+  it.each([
+    ["the same host", "http://127.0.0.1:8787/pricing", undefined],
+    ["another of the site's origins", "http://LOCALHOST:8787/", undefined],
+    ["another site", "https://www.google.com/search", "www.google.com"],
+  ])("keeps a first page's referrer as its source only when it is not the site itself: %s", async (_, referrer, host) => {
+    const visitor = uid("v");
+    await collectOk(visitor, [pageView("/product", { referrer })]);
+    const snap = await snapshot("demo", visitor);
+    expect(snap.profile.firstTouch).toMatchObject({ path: "/product" });
+    expect(snap.profile.firstTouch?.referrerHost).toBe(host);
+  });
+
   it("answers the state, identity (a free-mail address as such), first touch and the explanation of every point", async () => {
     const visitor = uid("v");
     const landing = pageView("/?utm_source=newsletter&utm_medium=email&utm_campaign=launch", { referrer: "https://News.Example.org/post" });

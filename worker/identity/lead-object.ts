@@ -24,7 +24,7 @@ import { getEngine } from "../rules-cache.js";
 import { ATTEMPTS_DDL, OUTBOX_DDL, deadLetterKey, listOutbox, requeue, type OutboxMessage } from "../webhooks/deliver.js";
 import { alarmBy, runDelivery } from "../webhooks/alarm.js";
 import type { WebhookPayload } from "../webhooks/templates.js";
-import type { FirstTouch } from "../visitor-object.js";
+import { ownHosts, touchOf, type FirstTouch } from "../first-touch.js";
 import type { WireAction } from "../wire.js";
 import { accountOf, accountStub, type MemberReport } from "./accounts.js";
 import { normaliseEmail } from "./keys.js";
@@ -233,7 +233,7 @@ export class LeadObject extends DurableObject<Env> {
         for (const e of result.entries) this.insertLedger(e);
         for (const due of result.webhooks) dues.push({ due, transitions: result.transitions, event });
         if (firstTouch === undefined && event.type === "page_view" && event.path !== undefined) {
-          firstTouch = JSON.stringify(touchOf(event, key[0]));
+          firstTouch = JSON.stringify(touchOf(event, key[0], ownHosts(engine)));
           this.put("first_touch", firstTouch);
         }
       }
@@ -400,17 +400,6 @@ function ownEmailOnly(event: EngineEvent, own: string | undefined): EngineEvent 
   if (event.email === undefined || normaliseEmail(event.email) === own) return event;
   const { email: _other, ...rest } = event;
   return rest;
-}
-
-function touchOf(event: EngineEvent, at: number): FirstTouch {
-  const ft: FirstTouch = { at };
-  if (event.path !== undefined) ft.path = event.path;
-  if (event.referrerHost) ft.referrerHost = event.referrerHost;
-  const q = event.query;
-  if (q?.utm_source) ft.source = q.utm_source;
-  if (q?.utm_medium) ft.medium = q.utm_medium;
-  if (q?.utm_campaign) ft.campaign = q.utm_campaign;
-  return ft;
 }
 
 function ledgerFromRow(r: Row): LedgerEntry {
