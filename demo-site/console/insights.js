@@ -2,7 +2,8 @@
 import { api, h, when } from "./app.js";
 import { barChart } from "./charts.js";
 
-const pct = (r) => `${(r * 100).toFixed(r > 0 && r < 0.1 ? 1 : 0)} %`;
+/** A rate as a percentage; a rate out of nobody (null) is unknown: "—", not "0 %". */
+const pct = (r) => (r === null || r === undefined ? "—" : `${(r * 100).toFixed(r > 0 && r < 0.1 ? 1 : 0)} %`);
 /** The funnel's period: the last N days, or from/to dates (YYYY-MM-DD, `to` included). */
 const funnelPeriod = { days: 30, from: "", to: "" };
 
@@ -72,9 +73,11 @@ export async function ctasView() {
   });
   const verdict = (c) => {
     const v = c.verdict;
-    if (!v.leader) return h("p", { class: "muted" }, "No impressions in this period.");
-    if (v.winner) return h("p", { class: "winner" }, `Winner: variant ${v.winner}, ${pct(v.confidence)} confidence${v.lift !== null ? `, +${pct(v.lift)} conversions over the next best` : ""}.`);
-    return h("p", {}, `Variant ${v.leader} leads with ${pct(v.confidence)} confidence: not enough to call a winner (95 % needed).`);
+    if (c.variants.length < 2) return h("p", { class: "muted verdict" }, "One variant only: nothing to compare, so no A/B test. Add a second variant to the CTA to test it.");
+    if (!v.leader) return h("p", { class: "muted verdict" }, "No impressions in this period.");
+    if (v.confidence === null) return h("p", { class: "muted verdict" }, `Only variant ${v.leader} was seen in this period: nothing to compare yet.`);
+    if (v.winner) return h("p", { class: "winner verdict" }, `Winner: variant ${v.winner}, ${pct(v.confidence)} confidence${v.lift !== null ? `, +${pct(v.lift)} conversions over the next best` : ""}.`);
+    return h("p", { class: "verdict" }, `Variant ${v.leader} leads with ${pct(v.confidence)} confidence: not enough to call a winner (95 % needed).`);
   };
   return h("div", {},
     h("div", { class: "card" },

@@ -197,6 +197,16 @@ describe("the console", () => {
     await page.screenshot({ path: join(ARTIFACTS, `console-${view}.png`), fullPage: true });
   });
 
+  it("says a CTA of one variant has nothing to compare, and a rate out of no viewer is unknown", async () => {
+    const { page } = browser;
+    await page.click("nav a[data-view=ctas]");
+    await page.waitForSelector("#view [data-cta=pricing-chat] .verdict");
+    expect(await page.textContent("[data-cta=pricing-chat] .verdict")).toMatch(/nothing to compare, so no A\/B test/);
+    // Nobody saw the demo offer in this run: its rates read "—", not "0 %".
+    const cells = await page.locator("[data-cta=demo-offer] tr[data-variant=a] td").allTextContents();
+    expect(cells.slice(1)).toEqual(["0", "0", "0", "0", "0", "—", "—"]);
+  });
+
   it("narrows the funnel to dates before anyone came: nobody", async () => {
     const { page } = browser;
     await page.click("nav a[data-view=funnel]");

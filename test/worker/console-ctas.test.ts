@@ -5,8 +5,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { abVerdict, normalCdf, twoProportionZ } from "../../worker/console/ab-test.js";
 import { targetStage } from "../../worker/console/cta-stats.js";
-import { adminFetch, type ErrorResponse } from "./support/client.js";
-import { consoleSite, getJson, play } from "./console-support.js";
+import { adminFetch, seedRules, uid, type ErrorResponse } from "./support/client.js";
+import { consoleRules, consoleSite, getJson, play } from "./console-support.js";
 
 describe("the A/B test", () => {
   it.each([[0, 0.5], [1.96, 0.975], [-1.96, 0.025], [1, 0.8413], [3, 0.99865], [-5, 0.0000003]])("normalCdf(%d) is %d", (z, p) => {
@@ -17,9 +17,11 @@ describe("the A/B test", () => {
     expect(twoProportionZ({ id: "a", n: 100, x: 20 }, { id: "b", n: 100, x: 10 })).toBeCloseTo(1.98, 2);
   });
 
-  it.each<[string, { id: string; n: number; x: number }[], { leader: string | null; winner: string | null; confidence: [number, number]; lift: number | null }]>([
-    ["no data", [{ id: "a", n: 0, x: 0 }, { id: "b", n: 0, x: 0 }], { leader: null, winner: null, confidence: [0, 0], lift: null }],
-    ["one variant seen", [{ id: "a", n: 50, x: 5 }, { id: "b", n: 0, x: 0 }], { leader: "a", winner: null, confidence: [0, 0], lift: null }],
+  it.each<[string, { id: string; n: number; x: number }[], { leader: string | null; winner: string | null; confidence: [number, number] | null; lift: number | null }]>([
+    ["no data", [{ id: "a", n: 0, x: 0 }, { id: "b", n: 0, x: 0 }], { leader: null, winner: null, confidence: null, lift: null }],
+    // Nothing to compare: no confidence at all, rather than a "0 %" that reads as a measured loss.
+    ["one variant seen", [{ id: "a", n: 50, x: 5 }, { id: "b", n: 0, x: 0 }], { leader: "a", winner: null, confidence: null, lift: null }],
+    ["a single variant", [{ id: "a", n: 50, x: 5 }], { leader: "a", winner: null, confidence: null, lift: null }],
     ["a clear winner", [{ id: "a", n: 400, x: 40 }, { id: "b", n: 400, x: 80 }], { leader: "b", winner: "b", confidence: [0.999, 1], lift: 1 }],
     ["a lead too small to call", [{ id: "a", n: 100, x: 11 }, { id: "b", n: 100, x: 10 }], { leader: "a", winner: null, confidence: [0.55, 0.65], lift: 0.1 }],
     ["equal rates: a coin toss", [{ id: "a", n: 100, x: 10 }, { id: "b", n: 200, x: 20 }], { leader: "b", winner: null, confidence: [0.5, 0.5], lift: 0 }],
@@ -29,8 +31,11 @@ describe("the A/B test", () => {
   ])("%s", (_, arms, expected) => {
     const v = abVerdict(arms);
     expect({ leader: v.leader, winner: v.winner, lift: v.lift }).toEqual({ leader: expected.leader, winner: expected.winner, lift: expected.lift });
-    expect(v.confidence).toBeGreaterThanOrEqual(expected.confidence[0]);
-    expect(v.confidence).toBeLessThanOrEqual(expected.confidence[1]);
+    if (expected.confidence === null) expect(v.confidence).toBeNull();
+    else {
+      expect(v.confidence).toBeGreaterThanOrEqual(expected.confidence[0]);
+      expect(v.confidence).toBeLessThanOrEqual(expected.confidence[1]);
+    }
   });
 });
 
@@ -46,7 +51,7 @@ describe("targetStage", () => {
 describe("GET /v1/admin/sites/:site/ctas", () => {
   let site: string;
   interface Stats {
-    ctas: { id: string; target: string | null; variants: Record<string, number | string>[]; verdict: { leader: string | null; winner: string | null; confidence: number } }[];
+    ctas: { id: string; target: string | null; variants: Record<string, number | string | null>[]; verdict: { leader: string | null; winner: string | null; confidence: number | null; lift: number | null } }[];
   }
 
   /** Waits until the clock has moved on, so the next batch is recorded strictly later. */
@@ -90,7 +95,21 @@ describe("GET /v1/admin/sites/:site/ctas", () => {
   it("counts nothing outside the period", async () => {
     const s = await getJson<Stats>(`/v1/admin/sites/${site}/ctas?from=2020-01-01&to=2020-02-01`);
     expect(s.ctas[0]!.variants.map((v) => v.impressions)).toEqual([0, 0]);
+    // Nobody saw them: a rate out of nobody is unknown, not 0.
+    expect(s.ctas[0]!.variants.map((v) => [v.ctr, v.conversionRate])).toEqual([[null, null], [null, null]]);
     expect(s.ctas[0]!.verdict.leader).toBeNull();
+    expect(s.ctas[0]!.verdict.confidence).toBeNull();
+  });
+
+  it("has nothing to compare for a CTA of one variant: no confidence, no winner", async () => {
+    const solo = uid("cts").toLowerCase().replace(/_/g, "-").slice(0, 60);
+    const origin = `https://${solo}.example`;
+    await seedRules({ ...consoleRules(solo, origin), ctas: [{ id: "solo", kind: "banner", stages: ["lead"], variants: [{ id: "a", text: "Get the white paper" }] }] } as { site: { id: string } });
+    await play(solo, origin, [{ cta: "cta_impression", id: "solo", variant: "a" }, { cta: "cta_click", id: "solo", variant: "a" }]);
+    const s = await getJson<Stats>(`/v1/admin/sites/${solo}/ctas?days=1`);
+    expect(s.ctas.map((c) => [c.id, c.variants.length])).toEqual([["solo", 1]]);
+    expect(s.ctas[0]!.variants[0]).toMatchObject({ impressions: 1, clicks: 1, ctr: 1, conversionRate: 0 });
+    expect(s.ctas[0]!.verdict).toEqual({ leader: "a", confidence: null, winner: null, lift: null });
   });
 
   it.each([["days=-3", "query.days"], ["from=soon", "query.from"]])("refuses %s naming %s", async (q, field) => {

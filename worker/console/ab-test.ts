@@ -16,8 +16,11 @@ export interface Arm {
 export interface AbVerdict {
   /** The variant with the best rate (null without data). */
   leader: string | null;
-  /** Probability that the leader beats every other variant (0.5 means a coin toss). */
-  confidence: number;
+  /**
+   * Probability that the leader beats every other variant (0.5 means a coin toss); null when fewer
+   * than two variants were seen, so there is nothing to compare (a "0 %" would read as a measured loss).
+   */
+  confidence: number | null;
   /** The leader when `confidence` reaches the threshold, else null. */
   winner: string | null;
   /** Relative lift of the leader over the best other variant (0.25 = +25 %), null when that rate is 0. */
@@ -48,10 +51,10 @@ const rate = (a: Arm) => (a.n === 0 ? 0 : a.x / a.n);
 /** The leader of the arms, how sure it leads, and whether that makes it the winner. */
 export function abVerdict(arms: readonly Arm[], threshold = WINNER_CONFIDENCE): AbVerdict {
   const live = arms.filter((a) => a.n > 0);
-  if (live.length === 0) return { leader: null, confidence: 0, winner: null, lift: null };
+  if (live.length === 0) return { leader: null, confidence: null, winner: null, lift: null };
   const sorted = [...live].sort((a, b) => rate(b) - rate(a) || b.n - a.n);
   const leader = sorted[0]!;
-  if (sorted.length === 1) return { leader: leader.id, confidence: 0, winner: null, lift: null };
+  if (sorted.length === 1) return { leader: leader.id, confidence: null, winner: null, lift: null };
   const confidence = Math.min(...sorted.slice(1).map((other) => normalCdf(twoProportionZ(leader, other))));
   const second = rate(sorted[1]!);
   const rounded = Math.round(confidence * 10_000) / 10_000;

@@ -4,7 +4,8 @@
  *
  * A conversion is a visitor who clicked the variant and afterwards entered the CTA's target stage
  * (the stage after the furthest one it is shown to: a CTA for leads aims at MQL) or submitted a
- * form. Rates are per visitor: conversions out of the visitors who saw the variant.
+ * form. Rates are per visitor: conversions out of the visitors who saw the variant, null when
+ * nobody saw it (a rate out of nobody is unknown, not 0).
  */
 import { Hono } from "hono";
 import type { Cta, RulesDocument } from "../../rules/index.js";
@@ -30,8 +31,8 @@ export interface VariantStats {
   clickers: number;
   dismissals: number;
   conversions: number;
-  ctr: number;
-  conversionRate: number;
+  ctr: number | null;
+  conversionRate: number | null;
 }
 
 export const ctaStats = new Hono<{ Bindings: Env }>();
@@ -73,7 +74,7 @@ function assemble(rules: RulesDocument, counts: Row[], clicks: Row[]) {
       const viewers = Math.max(Number(imp?.v ?? 0), Number(clk?.v ?? 0));
       return {
         id: v, impressions: Number(imp?.n ?? 0), viewers, clicks: Number(clk?.n ?? 0), clickers: Number(clk?.v ?? 0), dismissals: Number(dis?.n ?? 0),
-        conversions, ctr: ratio(Number(clk?.v ?? 0), viewers), conversionRate: ratio(conversions, viewers),
+        conversions, ctr: viewers === 0 ? null : ratio(Number(clk?.v ?? 0), viewers), conversionRate: viewers === 0 ? null : ratio(conversions, viewers),
       };
     });
     return {
