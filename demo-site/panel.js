@@ -14,6 +14,8 @@
   var TOKEN = (script && script.dataset.adminToken) || "dev-admin-token";
   var SITE = (document.querySelector("script[data-site]") || { dataset: {} }).dataset.site || "demo";
   var POLL_MS = 1500;
+  /** How long the panel waits for the first answer to this page's events before asking for the visitor anyway. */
+  var FIRST_ANSWER_WAIT_MS = 2000;
   var OPEN_KEY = "mql-demo-panel-open";
 
   var rules = null;
@@ -27,7 +29,7 @@
     ":host{all:initial;font:13px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;color:#18203a}" +
     ".toggle{position:fixed;left:16px;bottom:16px;z-index:2147483646;display:flex;align-items:center;gap:8px;background:#18203a;color:#fff;border:0;border-radius:99px;padding:9px 14px;font:600 13px system-ui,sans-serif;cursor:pointer;box-shadow:0 4px 14px rgb(0 0 0 / .25)}" +
     ".toggle .stage{background:#2f54eb;border-radius:99px;padding:1px 8px;text-transform:uppercase;font-size:11px}" +
-    ".panel{position:fixed;left:16px;bottom:64px;z-index:2147483646;width:380px;max-height:min(560px,calc(100vh - 96px));overflow:auto;background:#fff;border:1px solid #dfe3ec;border-radius:12px;box-shadow:0 12px 40px rgb(24 32 58 / .22);padding:16px}" +
+    ".panel{position:fixed;left:16px;bottom:64px;z-index:2147483646;width:380px;max-width:calc(100vw - 66px);max-height:min(560px,calc(100vh - 96px));overflow:auto;background:#fff;border:1px solid #dfe3ec;border-radius:12px;box-shadow:0 12px 40px rgb(24 32 58 / .22);padding:16px}" +
     ".panel[hidden]{display:none}" +
     "h2{font-size:15px;margin:0}h3{font-size:11px;text-transform:uppercase;letter-spacing:.06em;color:#5b6475;margin:16px 0 6px}" +
     ".head{display:flex;justify-content:space-between;align-items:center;gap:8px}.id{color:#5b6475;font:11px ui-monospace,monospace}" +
@@ -159,10 +161,17 @@
     }).join("");
   }
 
+  /**
+   * Whether the worker has answered this page's first batch (the snippet's first "stage" event), or
+   * a moment has passed without it: before that, a new visitor is unknown to the worker and asking
+   * would only be answered 404.
+   */
+  var answered = false;
+
   function refresh() {
     var id = visitorId();
     $("[data-id]").textContent = id ? "id " + id : "no id yet";
-    if (!id) return Promise.resolve();
+    if (!id || !answered) return Promise.resolve();
     var site = encodeURIComponent(SITE);
     // The stage names and thresholds drawn on the bars come from the rules (admin API, DEMO ONLY).
     var rulesReady = rules ? Promise.resolve() : api("/v1/admin/sites/" + site + "/rules", true).then(function (r) { rules = r; }, function () {});
@@ -197,6 +206,7 @@
   renderStage("");
   if (window.mql && window.mql.on) {
     window.mql.on("stage", function (stage, visitor) {
+      answered = true;
       renderStage(stage);
       if (visitor && visitor.score) renderScores(visitor.score);
       refresh();
@@ -207,5 +217,9 @@
   var open = false;
   try { open = sessionStorage.getItem(OPEN_KEY) === "1"; } catch (e) {}
   setOpen(open);
-  if (!open) refresh();
+  setTimeout(function () {
+    if (answered) return;
+    answered = true;
+    refresh();
+  }, FIRST_ANSWER_WAIT_MS);
 })();

@@ -158,6 +158,7 @@ const deadline = Date.now() + READY_TIMEOUT_MS;
             `  demo site      ${base}/\n` +
             `  snippet        ${base}/mql.js\n` +
             `  collect API    ${base}/v1/collect\n` +
+            `  console        ${base}/console/  (site demo, admin token below)\n` +
             `  CRM inbox      ${crm}/  (signed webhooks land at ${crm}/hooks/crm)\n` +
             `  admin token    ${ADMIN_TOKEN}\n` +
             `Ctrl-C stops everything.`,
