@@ -22,7 +22,9 @@ export function barChart(items, { series = [""], format = (v) => String(v), max 
     svg("text", { x: LABEL_W - 8, y: (groupH - 8) / 2 + 4, "text-anchor": "end" }, truncate(item.label, 26)),
     item.values.map((v, k) => svg("g", {},
       svg("rect", { x: LABEL_W, y: k * ROW, width: scale(v), height: ROW - 6, rx: 2, class: k ? "bar alt" : "bar" }),
-      svg("text", { x: LABEL_W + scale(v) + 6, y: k * ROW + ROW / 2 + 1 }, format(v, k) + (item.note && k === item.values.length - 1 ? `  ${item.note}` : ""))))));
+      // The note is a tspan set apart by dx: SVG collapses spaces, so "2  67 % of previous" would read "2 67 % of previous".
+      svg("text", { x: LABEL_W + scale(v) + 6, y: k * ROW + ROW / 2 + 1 }, format(v, k),
+        item.note && k === item.values.length - 1 ? svg("tspan", { dx: 12, class: "note" }, item.note) : null)))));
   return h("figure", { class: "chart" }, svg("svg", { viewBox: `0 0 ${WIDTH} ${height}`, width: "100%", role: "img", "aria-label": items.map((i) => `${i.label}: ${i.values.map((v) => format(v)).join(", ")}`).join("; ") }, legend, groups));
 }
 

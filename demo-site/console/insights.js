@@ -2,8 +2,8 @@
 import { api, h, when } from "./app.js";
 import { barChart } from "./charts.js";
 
-/** A rate as a percentage; a rate out of nobody (null) is unknown: "—", not "0 %". */
-const pct = (r) => (r === null || r === undefined ? "—" : `${(r * 100).toFixed(r > 0 && r < 0.1 ? 1 : 0)} %`);
+/** A rate as a percentage (a no-break space, so "50 %" never wraps); a rate out of nobody (null) is unknown: "—", not "0 %". */
+const pct = (r) => (r === null || r === undefined ? "—" : `${(r * 100).toFixed(r > 0 && r < 0.1 ? 1 : 0)}\u00a0%`);
 /** The funnel's period: the last N days, or from/to dates (YYYY-MM-DD, `to` included). */
 const funnelPeriod = { days: 30, from: "", to: "" };
 

@@ -182,7 +182,7 @@ describe("the console", () => {
     await expect.poll(() => page.textContent("#verdicts")).toMatch(/accepted as MQL by console — good fit/);
     await page.click("nav a[data-view=feedback]");
     await page.waitForSelector("#precision tr[data-rule=white-paper]");
-    expect(await page.textContent("#precision tr[data-rule=white-paper]")).toMatch(/1\s*0\s*100 %/);
+    expect(await page.textContent("#precision tr[data-rule=white-paper]")).toMatch(/1\s*0\s*100\u00a0%/);
   });
 
   it.each([
@@ -211,6 +211,8 @@ describe("the console", () => {
     const { page } = browser;
     await page.click("nav a[data-view=funnel]");
     await page.waitForSelector("#funnel-steps svg");
+    // Each step's note is set apart from its count (SVG would collapse plain spaces: "2 67 % of previous").
+    expect(await page.locator("#funnel-steps tspan.note").first().textContent()).toMatch(/^\d+\u00a0% of previous, \d+\u00a0% of all$/);
     await page.fill("input[aria-label=from]", "2020-01-01");
     await page.fill("input[aria-label=to]", "2020-01-31");
     await page.click("text=Apply dates");
