@@ -87,6 +87,24 @@ describe("erasing a lead", () => {
   });
 
   it.each([
+    ["stitches visitors into leads", true, false],
+    ["does not stitch visitors into leads", false, true],
+  ])("answers 404 naming the address asked for a lead nobody has, on a site that %s", async (_, stitch, saysWhy) => {
+    const { site, origin } = await identitySite();
+    if (!stitch) {
+      const rules = await (await adminFetch(`/v1/admin/sites/${site}/rules`)).json() as { site: Record<string, unknown> };
+      const put = await adminFetch(`/v1/admin/sites/${site}/rules`, { method: "PUT", body: JSON.stringify({ ...rules, site: { ...rules.site, origins: [origin], stitch: false } }) });
+      expect(put.status).toBe(200);
+    }
+    const res = await adminFetch(`/v1/admin/sites/${site}/identity/leads?email=nobody@nowhere.example`);
+    expect(res.status).toBe(404);
+    const { error } = (await res.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe("unknown_lead");
+    expect(error.message).toContain('"nobody@nowhere.example"');
+    expect(error.message.includes("does not stitch visitors into leads")).toBe(saysWhy);
+  });
+
+  it.each([
     ["a lead id of the wrong shape", "/identity/leads/ld_short", "lead"],
     ["no email", "/identity/leads", "email"],
     ["an address that is not one", "/identity/leads?email=nope", "email"],

@@ -93,11 +93,25 @@ identityAdmin.post("/v1/admin/sites/:site/email-tokens", bodyLimit({ maxSize: MI
   return c.json({ site, campaign, expiresAt: (Math.floor(now / 1000) + ttlS) * 1000, param: TOKEN_PARAM, recipients: out }, 201);
 });
 
+/**
+ * The 404 for a lead nobody has: it names what was asked (the address, when asked by email) and,
+ * on a site that does not stitch visitors into leads, says so: only email links then make leads.
+ */
+async function unknownLead(c: Context<{ Bindings: Env }>, site: string, key: string): Promise<ApiError> {
+  const email = c.req.query("email");
+  const what = email === undefined ? `no lead "${leadId(key)}"` : `no lead with email "${email}" (${leadId(key)})`;
+  const engine = await getEngine(c.env.RULES, site);
+  const why = engine && engine.rules.site.stitch !== true
+    ? ": this site does not stitch visitors into leads (site.stitch in its rules), so only email links make leads; see the visitor with GET /v1/admin/sites/:site/visitors/:id"
+    : "";
+  return new ApiError(404, "unknown_lead", `${what} on site "${site}"${why}`);
+}
+
 const getLead = async (c: Context<{ Bindings: Env }>) => {
   const site = siteParam(c);
   const key = await leadParam(c, site);
   const snap = await leadStub(c.env, site, key).snapshot(Date.now());
-  if (!snap) throw new ApiError(404, "unknown_lead", `no lead "${leadId(key)}" on site "${site}"`);
+  if (!snap) throw await unknownLead(c, site, key);
   return c.json(snap);
 };
 identityAdmin.get("/v1/admin/sites/:site/identity/leads/:lead", getLead);
@@ -115,7 +129,7 @@ identityAdmin.get("/v1/admin/sites/:site/identity/leads/:lead/webhooks", async (
   const site = siteParam(c);
   const key = await leadParam(c, site);
   const messages = await leadStub(c.env, site, key).webhooks();
-  if (!messages) throw new ApiError(404, "unknown_lead", `no lead "${leadId(key)}" on site "${site}"`);
+  if (!messages) throw await unknownLead(c, site, key);
   return c.json({ site, lead: leadId(key), webhooks: messages });
 });
 
