@@ -59,10 +59,12 @@ adminWebhooks.put(
     const json = await readJson(c);
     const parsed = TargetInputSchema.safeParse(json);
     const issues: Issue[] = parsed.success ? [] : flattenIssues(parsed.error.issues);
-    if (parsed.success) {
-      const input = parsed.data;
-      if (input.secret !== undefined && input.secretEnv !== undefined) issues.push({ path: "$.secretEnv", message: "give secret or secretEnv, not both" });
-      if (input.secret === undefined && input.secretEnv === undefined) issues.push({ path: "$.secret", message: "expected secret (whsec_...) or secretEnv (the name of a wrangler secret)" });
+    // Every problem at once: the checks past the schema run on what the body holds, even when another field failed it.
+    const input = (typeof json === "object" && json !== null && !Array.isArray(json) ? json : {}) as Record<string, unknown>;
+    const named = (path: string) => issues.some((i) => i.path === path);
+    if (input.secret !== undefined && input.secretEnv !== undefined) issues.push({ path: "$.secretEnv", message: "give secret or secretEnv, not both" });
+    if (input.secret === undefined && input.secretEnv === undefined && !named("$")) issues.push({ path: "$.secret", message: "expected secret (whsec_...) or secretEnv (the name of a wrangler secret)" });
+    if (typeof input.url === "string" && !named("$.url")) {
       const url = checkTargetUrl(input.url, { allowLocal: c.env.WEBHOOK_ALLOW_LOCAL === "true" });
       if (!url.ok) issues.push({ path: "$.url", message: url.reason });
     }

@@ -60,6 +60,9 @@ describe("targets", () => {
     ["an unknown key", { ...GOOD, headers: { authorization: "x" } }, ["$.headers"]],
     ["an http URL to a public host", { ...GOOD, url: "http://hooks.example.com/crm" }, ["$.url"]],
     ["a body that is an array", [GOOD], ["$"]],
+    // Every problem at once, not one per try.
+    ["a bad secret, a bad concurrency and an http URL to a public host", { ...GOOD, secret: "nope", concurrency: 0, url: "http://hooks.example.com/crm" }, ["$.secret", "$.concurrency", "$.url"]],
+    ["both secrets given, one of them bad, and a private URL", { ...GOOD, secretEnv: "crm", url: "https://10.0.0.1/hook" }, ["$.secretEnv", "$.secretEnv", "$.url"]],
   ])("answers 400 naming the field for %s; the targets stay as they were", async (_, body, paths) => {
     const site = newSite();
     expect((await putTarget(site, "crm", GOOD)).status).toBe(201);
