@@ -24,8 +24,8 @@ export async function funnelView() {
       h("h2", {}, title),
       rows.length === 0 ? h("p", { class: "muted" }, "No visitors in this period.")
         : [barChart(rows.slice(0, 10).map((r) => ({ label: r.key, values: [r.rate], note: `(${r.reached}/${r.visitors})` })), { format: pct, max: 1 }),
-          h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, dim), h("th", { class: "num" }, "Visitors"), h("th", { class: "num" }, target), h("th", { class: "num" }, "Rate"), h("th", { class: "num", title: "the rate these numbers guarantee at 95 % (Wilson lower bound)" }, "At least"), h("th", { class: "num" }, "Accepted by sales"))),
-            h("tbody", {}, rows.map((r) => h("tr", {}, h("td", {}, r.key), h("td", { class: "num" }, String(r.visitors)), h("td", { class: "num" }, String(r.reached)), h("td", { class: "num" }, pct(r.rate)), h("td", { class: "num" }, pct(r.low)), h("td", { class: "num" }, String(r.accepted))))))]);
+          h("div", { class: "scroll-x" }, h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, dim), h("th", { class: "num" }, "Visitors"), h("th", { class: "num" }, target), h("th", { class: "num" }, "Rate"), h("th", { class: "num", title: "the rate these numbers guarantee at 95 % (Wilson lower bound)" }, "At least"), h("th", { class: "num" }, "Accepted by sales"))),
+            h("tbody", {}, rows.map((r) => h("tr", {}, h("td", {}, r.key), h("td", { class: "num" }, String(r.visitors)), h("td", { class: "num" }, String(r.reached)), h("td", { class: "num" }, pct(r.rate)), h("td", { class: "num" }, pct(r.low)), h("td", { class: "num" }, String(r.accepted)))))))]);
   };
   return h("div", {},
     h("div", { class: "card" },
@@ -85,10 +85,10 @@ export async function ctasView() {
       h("p", { class: "muted" }, "A conversion is a visitor who clicked the variant and then entered the CTA's target stage or submitted a form. Rates are per visitor who saw the variant; the winner is called by a two-proportion z-test at 95 %.")),
     r.ctas.map((c) => h("div", { class: "card", "data-cta": c.id },
       h("h2", {}, c.id, h("span", { class: "muted" }, ` ${c.kind ?? "removed from the rules"}${c.stages ? ` · shown to ${c.stages.join(", ")}` : ""}${c.target ? ` · aims at ${c.target.toUpperCase()}` : ""}`)),
-      h("table", {}, h("thead", {}, h("tr", {}, ["Variant", "Impressions", "Viewers", "Clicks", "Dismissals", "Conversions", "Click rate", "Conversion rate"].map((t, i) => h("th", { class: i ? "num" : undefined }, t)))),
+      h("div", { class: "scroll-x" }, h("table", {}, h("thead", {}, h("tr", {}, ["Variant", "Impressions", "Viewers", "Clicks", "Dismissals", "Conversions", "Click rate", "Conversion rate"].map((t, i) => h("th", { class: i ? "num" : undefined }, t)))),
         h("tbody", {}, c.variants.map((v) => h("tr", { "data-variant": v.id }, h("td", {}, v.id, v.id === c.verdict.winner ? h("span", { class: "winner" }, " winner") : null),
           [v.impressions, v.viewers, v.clicks, v.dismissals, v.conversions].map((n) => h("td", { class: "num" }, String(n))),
-          h("td", { class: "num" }, pct(v.ctr)), h("td", { class: "num" }, pct(v.conversionRate)))))),
+          h("td", { class: "num" }, pct(v.ctr)), h("td", { class: "num" }, pct(v.conversionRate))))))),
       c.verdict.leader ? barChart(c.variants.map((v) => ({ label: `variant ${v.id}`, values: [v.ctr, v.conversionRate] })), { series: ["click rate", "conversion rate"], format: pct, max: 1 }) : null,
       verdict(c))));
 }

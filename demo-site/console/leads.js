@@ -63,7 +63,8 @@ export async function leadsView() {
       h("button", { type: "button", class: "secondary", disabled: state.offset === 0, onclick: () => { state.offset = Math.max(0, state.offset - PAGE); load(); } }, "Previous"),
       h("span", { class: "muted", id: "lead-count" }, `${data.total === 0 ? 0 : state.offset + 1}–${state.offset + data.leads.length} of ${data.total}`),
       h("button", { type: "button", class: "secondary", disabled: state.offset + PAGE >= data.total, onclick: () => { state.offset += PAGE; load(); } }, "Next"));
-    table.replaceChildren(h("table", { id: "leads" }, h("thead", {}, head), h("tbody", {}, rows)), pages);
+    // On a narrow screen the table scrolls sideways inside its card rather than spilling out of it.
+    table.replaceChildren(h("div", { class: "scroll-x" }, h("table", { id: "leads" }, h("thead", {}, head), h("tbody", {}, rows))), pages);
   }
 
   async function exportCsv() {

@@ -49,7 +49,7 @@ export async function webhooksView() {
       h("div", { class: "row" }, h("h1", { class: "title" }, "Webhooks"), statusSelect),
       h("div", { class: "kpis" }, Object.entries(d.totals).map(([s, t]) => h("div", { class: "kpi" }, h("b", {}, String(t.messages)), `${s} (${t.attempts} tries)`))),
       status,
-      h("table", { id: "deliveries" },
+      h("div", { class: "scroll-x" }, h("table", { id: "deliveries" },
         h("thead", {}, h("tr", {}, ["Created", "Lead", "Webhook", "Target", "Status", "Tries", ""].map((t) => h("th", {}, t)))),
         h("tbody", {}, d.deliveries.map((m) => {
           const row = h("tr", { class: "clickable", "data-message": m.id, title: "show every try" },
@@ -60,11 +60,11 @@ export async function webhooksView() {
             h("td", {}, m.status === "dead" ? replayButton(m.visitor, m.id) : null));
           row.addEventListener("click", () => showTries(row, m));
           return row;
-        })))),
+        }))))),
     h("div", { class: "card" },
       h("h2", {}, "Dead letters"),
       dead.deadLetters.length === 0 ? h("p", { class: "muted" }, "None: every message was delivered or is still being tried.")
-        : h("table", { id: "dead-letters" }, h("thead", {}, h("tr", {}, ["Died", "Visitor", "Webhook", "Target", "Last error", ""].map((t) => h("th", {}, t)))),
+        : h("div", { class: "scroll-x" }, h("table", { id: "dead-letters" }, h("thead", {}, h("tr", {}, ["Died", "Visitor", "Webhook", "Target", "Last error", ""].map((t) => h("th", {}, t)))),
           h("tbody", {}, dead.deadLetters.map((x) => h("tr", {}, h("td", {}, when(x.at)), h("td", {}, h("a", { href: `#/lead/${encodeURIComponent(x.visitor)}` }, x.visitor)),
-            h("td", {}, x.webhook), h("td", {}, x.target), h("td", {}, x.error || ""), h("td", {}, replayButton(x.visitor, x.id))))))));
+            h("td", {}, x.webhook), h("td", {}, x.target), h("td", {}, x.error || ""), h("td", {}, replayButton(x.visitor, x.id)))))))));
 }

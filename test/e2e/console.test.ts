@@ -227,6 +227,25 @@ describe("the console", () => {
     expect(Number((await page.textContent("#rebuild + [role=status]"))!.split(" ")[0])).toBeGreaterThanOrEqual(3);
   });
 
+  it("keeps the leads table inside its card on a 390 px wide phone: the table scrolls sideways", async () => {
+    const { page } = browser;
+    const size = page.viewportSize();
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      await page.goto(`${stack.base}/console/#/leads`);
+      await page.waitForSelector("#leads tbody tr");
+      const widths = await page.evaluate(() => {
+        const box = document.querySelector("#leads")!.parentElement!;
+        return { page: document.documentElement.scrollWidth, overflow: getComputedStyle(box).overflowX, box: box.clientWidth, table: box.scrollWidth };
+      });
+      expect(widths.page).toBeLessThanOrEqual(390);
+      expect(widths.overflow).toBe("auto");
+      expect(widths.table).toBeGreaterThan(widths.box);
+    } finally {
+      if (size) await page.setViewportSize(size);
+    }
+  });
+
   it("raised no script error and no policy violation", () => {
     expect(problems).toEqual([]);
   });
