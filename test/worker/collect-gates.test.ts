@@ -134,12 +134,19 @@ describe("rate limits", () => {
   }, 30_000);
 
   it("answers 429 with Retry-After past 300 requests per address (cf-connecting-ip) in a window", async () => {
-    await waitForFreshRateWindow();
-    // An address from TEST-NET-1, which no other test uses (nextIp hands out 10.x.x.x).
-    const ip = `192.0.2.${Math.floor(Math.random() * 254) + 1}`;
-    // Bots are counted against the limits too, and cost nothing to acknowledge.
-    const headers = { "cf-connecting-ip": ip, "user-agent": "Googlebot/2.1 (+http://www.google.com/bot.html)" };
-    const results = await Promise.all(Array.from({ length: 301 }, () => collect(uid("v"), [pageView("/")], { headers })));
+    let results: Response[] = [];
+    for (let attempt = 1; ; attempt++) {
+      // At the start of a 10 s window: 301 requests on a busy machine may take several seconds.
+      await waitForFreshRateWindow(9_000);
+      const start = Date.now();
+      // An address from TEST-NET-1, which no other test uses (nextIp hands out 10.x.x.x); a new one per try.
+      const ip = `192.0.2.${Math.floor(Math.random() * 254) + 1}`;
+      // Bots are counted against the limits too, and cost nothing to acknowledge.
+      const headers = { "cf-connecting-ip": ip, "user-agent": "Googlebot/2.1 (+http://www.google.com/bot.html)" };
+      results = await Promise.all(Array.from({ length: 301 }, () => collect(uid("v"), [pageView("/")], { headers })));
+      // Requests spread over two windows prove nothing about one window's limit: try again.
+      if (Math.floor(start / 10_000) === Math.floor(Date.now() / 10_000) || attempt === 3) break;
+    }
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(300);
     const limited = results.find((r) => r.status === 429)!;
@@ -147,7 +154,7 @@ describe("rate limits", () => {
     expect(((await limited.json()) as ErrorResponse).error.message).toMatch(/from this address/);
     // Another address is not limited.
     expect((await collect(uid("v"), [pageView("/")], { headers: { "cf-connecting-ip": nextIp() } })).status).toBe(200);
-  }, 30_000);
+  }, 90_000);
 });
 
 describe("bots", () => {
