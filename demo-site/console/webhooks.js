@@ -33,11 +33,14 @@ export async function webhooksView() {
     const all = await api(`/visitors/${encodeURIComponent(m.visitor)}/webhooks`);
     const msg = all.webhooks.find((x) => x.id === m.id);
     const tries = msg?.tries ?? [];
-    row.after(h("tr", { class: "tries" }, h("td", { colspan: 7 },
+    row.after(h("tr", { class: "tries" }, h("td", { colspan: 8 },
       tries.length === 0 ? h("span", { class: "muted" }, "No try yet.")
         : h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Try"), h("th", {}, "When"), h("th", {}, "Answer"), h("th", { class: "num" }, "Duration"), h("th", {}, "Outcome"))),
           h("tbody", {}, tries.map((t, i) => h("tr", {}, h("td", {}, String(i + 1)), h("td", {}, when(t.at)), h("td", {}, t.status === null ? t.error || "no answer" : `HTTP ${t.status}${t.error ? ` ${t.error}` : ""}`), h("td", { class: "num" }, `${t.durationMs} ms`), h("td", {}, t.outcome))))))));
   }
+
+  /** What a message reports: the stage entered, or the score reached (null from an index older than that). */
+  const about = (m) => m.stage ? m.stage.toUpperCase() : m.score ? `${m.score.name} ≥ ${m.score.threshold}` : "—";
 
   const replayButton = (visitor, id) => {
     const b = h("button", { type: "button", class: "secondary", "data-replay": id, onclick: (e) => { e.stopPropagation(); replay(visitor, id, b); } }, "Replay");
@@ -50,12 +53,14 @@ export async function webhooksView() {
       h("div", { class: "kpis" }, Object.entries(d.totals).map(([s, t]) => h("div", { class: "kpi" }, h("b", {}, String(t.messages)), `${s} (${t.attempts} tries)`))),
       status,
       h("div", { class: "scroll-x" }, h("table", { id: "deliveries" },
-        h("thead", {}, h("tr", {}, ["Created", "Lead", "Webhook", "Target", "Status", "Tries", ""].map((t) => h("th", {}, t)))),
+        h("thead", {}, h("tr", {}, ["Created", "Lead", "Webhook", "Reports", "Target", "Status", "Tries", ""].map((t) => h("th", {}, t)))),
         h("tbody", {}, d.deliveries.map((m) => {
           const row = h("tr", { class: "clickable", "data-message": m.id, title: "show every try" },
             h("td", {}, when(m.createdAt)), h("td", {}, h("a", { href: `#/lead/${encodeURIComponent(m.visitor)}`, onclick: (e) => e.stopPropagation() }, m.email || m.visitor)),
-            h("td", {}, m.webhook), h("td", {}, m.target),
-            h("td", { class: m.status === "dead" ? "error" : m.status === "delivered" ? "ok" : undefined }, m.status, m.lastError ? h("div", { class: "muted" }, m.lastError) : null),
+            h("td", {}, m.webhook), h("td", { class: "about" }, about(m)), h("td", {}, m.target),
+            h("td", { class: m.status === "dead" ? "error" : m.status === "delivered" ? "ok" : undefined }, m.status,
+              m.nextAt ? h("div", { class: "muted next" }, `next try ${when(m.nextAt)}`) : null,
+              m.lastError ? h("div", { class: "muted" }, m.lastError) : null),
             h("td", { class: "num" }, String(m.attempts)),
             h("td", {}, m.status === "dead" ? replayButton(m.visitor, m.id) : null));
           row.addEventListener("click", () => showTries(row, m));

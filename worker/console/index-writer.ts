@@ -64,8 +64,9 @@ const SQL = {
   stages: `INSERT INTO lead_stages (site, visitor, stage, at) SELECT ${columns(4)} FROM json_each(?) WHERE true
     ON CONFLICT DO UPDATE SET at = min(at, excluded.at)`,
   events: `INSERT OR IGNORE INTO lead_events (site, visitor, id, type, at, cta, variant, body) SELECT ${columns(8)} FROM json_each(?)`,
-  deliveries: `INSERT INTO deliveries (site, id, visitor, webhook, target, status, attempts, created_at, last_error) SELECT ${columns(9)} FROM json_each(?) WHERE true
-    ON CONFLICT DO UPDATE SET status = excluded.status, attempts = excluded.attempts, last_error = excluded.last_error`,
+  deliveries: `INSERT INTO deliveries (site, id, visitor, webhook, target, status, attempts, created_at, last_error, stage, score, next_at) SELECT ${columns(12)} FROM json_each(?) WHERE true
+    ON CONFLICT DO UPDATE SET status = excluded.status, attempts = excluded.attempts, last_error = excluded.last_error,
+      stage = excluded.stage, score = excluded.score, next_at = excluded.next_at`,
 };
 
 /** `json_extract` of the first `n` elements of each array of a `json_each`. */
@@ -115,7 +116,11 @@ export async function reportToIndex(storage: DurableObjectStorage, env: Env, now
   const maxRow = rows.length < INDEX_EVENTS_PER_REPORT
     ? (rows.length > 0 ? Number(rows[rows.length - 1]!.r) : cursor)
     : Number(sql.exec("SELECT coalesce(max(rowid), 0) AS n FROM events").one().n);
-  const outbox = hasTable(sql, "outbox") ? sql.exec("SELECT id, webhook, target, status, attempts, created_at, last_error FROM outbox ORDER BY rowid").toArray() : [];
+  // What each message reports comes from its payload: messages of one lead to one webhook (MQL, then SQL) look alike otherwise.
+  const outbox = hasTable(sql, "outbox")
+    ? sql.exec(`SELECT id, webhook, target, status, attempts, created_at, last_error, next_at,
+        json_extract(payload, '$.data.stage.to') AS stage, json_extract(payload, '$.data.score') AS score FROM outbox ORDER BY rowid`).toArray()
+    : [];
   const outboxSig = `${outbox.length}:${outbox.reduce((n, m) => n + Number(m.attempts), 0)}:${outbox.map((m) => String(m.status)).join(",")}`;
   const mark = `${maxRow}|${outboxSig}`;
   const lastMark = kv.get("index_mark");
@@ -146,7 +151,9 @@ export async function reportToIndex(storage: DurableObjectStorage, env: Env, now
     // The deliveries go again only when the outbox changed since the last report.
     const outboxChanged = outbox.length > 0 && (lastMark === undefined || lastMark.slice(lastMark.indexOf("|") + 1) !== outboxSig);
     const visitor = state.visitor;
-    const deliveries = (outboxChanged ? outbox : []).map((m) => [site, String(m.id), visitor, String(m.webhook), String(m.target), String(m.status), Number(m.attempts), Number(m.created_at), m.last_error ?? null]);
+    // The next try's time as of the last try (the outbox is reported again after each try, not when a busy target pushes it back).
+    const deliveries = (outboxChanged ? outbox : []).map((m) => [site, String(m.id), visitor, String(m.webhook), String(m.target), String(m.status), Number(m.attempts), Number(m.created_at), m.last_error ?? null,
+      m.stage ?? null, m.score ?? null, m.status === "pending" ? Number(m.next_at) : null]);
     await writeReport(env.INDEX, {
       lead: leadRow(site, state, profile, scores, ruleTotals, now),
       stages: stageEntries(state, stageOrder).map(([stage, at]) => [site, visitor, stage, at]),

@@ -36,9 +36,33 @@ const DDL = [
   `CREATE TABLE IF NOT EXISTS deliveries (
     site TEXT NOT NULL, id TEXT NOT NULL, visitor TEXT NOT NULL, webhook TEXT NOT NULL, target TEXT NOT NULL,
     status TEXT NOT NULL, attempts INTEGER NOT NULL, created_at INTEGER NOT NULL, last_error TEXT,
+    stage TEXT, score TEXT, next_at INTEGER,
     PRIMARY KEY (site, id))`,
   "CREATE INDEX IF NOT EXISTS deliveries_created ON deliveries (site, created_at)",
 ];
+
+/**
+ * Columns added to a table after its first release: a database created before them gets them here
+ * (SQLite has no ADD COLUMN IF NOT EXISTS). Their rows read null until their visitors report again.
+ */
+const ADDED_COLUMNS: Record<string, [column: string, type: string][]> = {
+  // What a message reports (the stage entered, or the score reached as JSON) and when a pending one is tried next.
+  deliveries: [["stage", "TEXT"], ["score", "TEXT"], ["next_at", "INTEGER"]],
+};
+
+async function addMissingColumns(db: D1Database): Promise<void> {
+  for (const [table, columns] of Object.entries(ADDED_COLUMNS)) {
+    const have = new Set((await db.prepare(`PRAGMA table_info(${table})`).all<{ name: string }>()).results.map((c) => c.name));
+    const missing = columns.filter(([c]) => !have.has(c));
+    if (missing.length === 0) continue;
+    try {
+      await db.batch(missing.map(([c, type]) => db.prepare(`ALTER TABLE ${table} ADD COLUMN ${c} ${type}`)));
+    } catch (e) {
+      // Another isolate added them meanwhile.
+      if (!/duplicate column/i.test(String((e as Error).message))) throw e;
+    }
+  }
+}
 
 /** Whether this isolate has created (or found) the tables. */
 let ready = false;
@@ -51,19 +75,21 @@ let ready = false;
 export async function ensureSchema(db: D1Database): Promise<void> {
   if (ready) return;
   await db.batch(DDL.map((q) => db.prepare(q)));
+  await addMissingColumns(db);
   ready = true;
 }
 
 /**
- * Runs `work` against a database whose tables exist. A database dropped while this isolate was
- * alive answers "no such table": the schema is created again and the work retried once.
+ * Runs `work` against a database whose tables exist. A database dropped (or put back from an older
+ * copy) while this isolate was alive answers "no such table" or lacks a column: the schema is
+ * created again and the work retried once.
  */
 export async function withIndex<T>(db: D1Database, work: () => Promise<T>): Promise<T> {
   await ensureSchema(db);
   try {
     return await work();
   } catch (e) {
-    if (!/no such table/i.test(String((e as Error).message))) throw e;
+    if (!/no such table|no such column|has no column named/i.test(String((e as Error).message))) throw e;
     ready = false;
     await ensureSchema(db);
     return work();
