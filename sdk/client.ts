@@ -69,9 +69,9 @@ export const init = (o: Options): Mql => {
           drop(!(off = a.optedOut) && a.ack);
           if (v.stage != stage) fire("stage", (stage = v.stage), v);
           // An inline CTA whose slot this page lacks is not shown, nor announced: a page with the slot may show it.
-          // A slot name is an id of a-z 0-9 _ - (rules/schema.ts), safe in the selector as it is.
+          // The slot name is escaped: the snippet trusts no answer to hold only what the rules allow.
           let p: Element | null;
-          a.actions.map((x) => !off && !shown[x.id] && (p = x.slot ? document.querySelector(`[data-mql-slot="${x.slot}"]`) : document.body) && fire("action", x) && (shown[x.id] = 1) && g(render)(x, track, p));
+          a.actions.map((x) => !off && !shown[x.id] && (p = x.slot ? document.querySelector(`[data-mql-slot="${CSS.escape(x.slot!)}"]`) : document.body) && fire("action", x) && (shown[x.id] = 1) && g(render)(x, track, p));
         } else if ((wait = retryIn(res, tries)) < 0) {
           // Refused for good: the next batch goes at once.
           log(res);

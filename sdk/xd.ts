@@ -23,9 +23,12 @@ export const TOKEN_PARAM = "mql_t";
 /** A token as `POST /v1/identity/xd` answers it. */
 interface XdToken {
   token: string;
-  /** Ms since the epoch, by the worker's clock. */
+  /** Ms since the epoch, by the worker's clock (not read: the device's clock may be off). */
   expiresAt: number;
-  /** Ms left when the worker answered: the snippet times the token by the device's clock from this. */
+  /**
+   * Ms left when the worker answered. On arrival the snippet adds the device's clock to it: from
+   * then on it is when the token expires by the device's clock.
+   */
   expiresIn: number;
 }
 
@@ -70,7 +73,7 @@ export const redeem = () => {
 
 /** Decorates links to `cfg.domains` while `live()` holds. */
 export const xd = (live: () => unknown) => {
-  /** Tokens by target origin, `expiresAt` set to the device's clock; 1 while one is being fetched. */
+  /** Tokens by target origin, `expiresIn` made a time by the device's clock; 1 while one is being fetched. */
   const tokens: Record<string, XdToken | 1 | undefined> = {};
   const domains = cfg.domains?.match(/[^\s,]+/g);
   if (domains)
@@ -79,7 +82,7 @@ export const xd = (live: () => unknown) => {
       if (a && live() && a.host != location.host && domains.includes(a.hostname)) {
         const to = a.origin;
         const t = tokens[to] as XdToken;
-        const ok = t && t.expiresAt - now() > XD_MIN_LEFT_MS;
+        const ok = t && t.expiresIn - now() > XD_MIN_LEFT_MS;
         if (/click/.test(e.type)) {
           if (ok) {
             const href = a.href;
@@ -92,7 +95,7 @@ export const xd = (live: () => unknown) => {
           }
         } else if (!ok && (t as unknown) != 1) {
           tokens[to] = 1;
-          ask("xd", { to }).then((j) => (tokens[to] = j?.token && ((j.expiresAt = now() + j.expiresIn), j)));
+          ask("xd", { to }).then((j) => (tokens[to] = j?.token && ((j.expiresIn += now()), j)));
         }
       }
     });
