@@ -9,10 +9,11 @@ import { brotliCompressSync, gzipSync } from "node:zlib";
 export const SIZE_TARGET_GZIP_BYTES = 2500;
 /**
  * The ceiling the build enforces, gzip -9, just above today's snippet (capture, IndexedDB queue
- * with claims, retries, beacon, CTAs in shadow roots, cross-domain continuation: about 3.8 KB),
+ * with claims, retries, beacon, CTAs in shadow roots with a default look and parts the site can
+ * style, cross-domain continuation: about 3.9 KB),
  * which is still above the target: the ceiling stops it growing while it is brought down.
  */
-export const SIZE_BUDGET_GZIP_BYTES = 3850;
+export const SIZE_BUDGET_GZIP_BYTES = 3950;
 
 /** Sizes of a built file: raw, gzip -9 and brotli. */
 export function measure(file = "dist/sdk/mql.js") {

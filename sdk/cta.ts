@@ -3,16 +3,17 @@
  * not reach the site), in a <dialog>. A modal is shown with showModal() (the page behind goes
  * inert) and keeps Tab and Esc to itself. Other kinds are only opened, so a banner never takes the
  * focus from the page. The markup is a constant; content is set as text only, and the link stays
- * only for http(s) or relative URLs. An inline CTA replaces the content of `[data-mql-slot="<slot>"]`;
+ * only for http(s) or relative URLs. The site styles CTAs with its own CSS through the parts they expose:
+ * `::part(mql-cta)` (the box), `::part(mql-link)` (the button link), `::part(mql-close)`. An inline CTA replaces the content of `[data-mql-slot="<slot>"]`;
  * dismissed, it gives the slot its own content back.
  */
 import type { WireAction } from "./types";
 import { g } from "./util";
 
 const HTML =
-  "<style>:host{all:initial}dialog{font:15px system-ui;z-index:2147483647}.banner,.slide_in{position:fixed;inset:auto 1em 1em}" +
-  ".slide_in{left:auto;max-width:24em}.inline{position:static}form{float:right}</style>" +
-  "<dialog><form method=dialog><button aria-label=Close>×</button></form><b></b><p></p><a></a></dialog>";
+  "<style>:host{all:initial}dialog{font:15px system-ui;z-index:2147483647;border:1px solid #ccd;border-radius:8px;box-shadow:0 4px 24px #0003}" +
+  ".banner,.slide_in{position:fixed;inset:auto 1em 1em}.slide_in{left:auto;max-width:24em}.inline{position:static}form{float:right}</style>" +
+  "<dialog part=mql-cta><form method=dialog><button part=mql-close aria-label=Close>×</button></form><b></b><p></p><a part=mql-link></a></dialog>";
 
 /** Records `cta_impression`, `cta_click` (with the link) or `cta_dismiss` for a CTA. */
 export type CtaTrack = (type: "cta_impression" | "cta_click" | "cta_dismiss", a: WireAction, href?: string) => void;

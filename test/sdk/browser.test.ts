@@ -162,7 +162,7 @@ describe("the snippet in Chromium", () => {
     const listen = `<script>mql.on("action", (a) => (window.seen ||= []).push(a.id)); mql.on("stage", (s, v) => (window.stage = [s, v.score.total]))</script>`;
     t.page(
       "/home",
-      html("Home", `<style>p,dialog{color:red!important;display:none!important}</style><div data-mql-slot="hero">Default hero</div><div data-mql-slot="side"><em id="own-side">Default side</em> text</div><script>window.ownSide = document.getElementById("own-side")</script><button id="own">own</button>${STUB}${listen}${t.tag("defer")}`),
+      html("Home", `<style>p,dialog{color:red!important;display:none!important}::part(mql-cta){border-color:rgb(1, 2, 3)}::part(mql-link){color:rgb(4, 5, 6)}</style><div data-mql-slot="hero">Default hero</div><div data-mql-slot="side"><em id="own-side">Default side</em> text</div><script>window.ownSide = document.getElementById("own-side")</script><button id="own">own</button>${STUB}${listen}${t.tag("defer")}`),
     );
     t.page("/pricing", html("Pricing", "<p>Pricing</p>"));
     const { page, errors } = await tab();
@@ -174,6 +174,9 @@ describe("the snippet in Chromium", () => {
     expect(await modal.locator("b").textContent()).toBe("<img src=x onerror=alert(1)>Book a demo");
     expect(await page.locator("img").count()).toBe(0);
     expect(await modal.locator("a").getAttribute("href")).toBe("/book");
+    // The site's CSS reaches a CTA only through the parts it exposes.
+    expect(await modal.evaluate((d) => [getComputedStyle(d).borderTopColor, getComputedStyle(d.querySelector("p")!).color])).toEqual(["rgb(1, 2, 3)", "rgb(0, 0, 0)"]);
+    expect(await modal.locator("a").evaluate((a) => getComputedStyle(a).color)).toBe("rgb(4, 5, 6)");
     // The modal holds the focus (the page behind is inert) and Esc closes it.
     expect(await page.evaluate(() => document.activeElement?.shadowRoot?.activeElement?.closest("dialog")?.className)).toBe("modal");
     // Tab and Shift+Tab cycle inside the dialog: the focus never leaves for the page or the browser's UI.
