@@ -6,6 +6,7 @@
  */
 import type { Emit } from "./types";
 import { bag, clip, g, on } from "./util";
+import { tokened } from "./xd";
 
 /** Email click-throughs: utm_medium=email, or the click id of a common email tool. */
 export const EMAIL_CLICK = /[?&](utm_medium=e-?mail|mc_[ce]id|_hsenc|mkt_tok)\b/i;
@@ -26,9 +27,10 @@ export const capture = (emit: Emit) => {
   const d = document;
   const page = (force?: unknown) => {
     const u = location.href.split("#")[0];
-    if (u != last || force) {
-      emit("page_view", { referrer: clip(last || d.referrer), title: clip(d.title, 200) });
-      if (!last && EMAIL_CLICK.test(location.search)) emit("email_click");
+    // Nothing recorded (no consent yet) leaves the page unseen: the page view recorded once consent
+    // comes keeps the real referrer and email click.
+    if ((u != last || force) && emit("page_view", { referrer: clip(last || d.referrer), title: clip(d.title, 200) })) {
+      if (!last && !tokened && EMAIL_CLICK.test(location.search)) emit("email_click");
       last = u;
     }
   };

@@ -48,6 +48,7 @@ export const init = (o: Options): Mql => {
       const e = { id: rid(), type, ts: t, url: clip(location.href), visit: s.n, landing: (s.f && type == "page_view") || undefined, ...x };
       log(type, e);
       queue({ e, v: s.v });
+      return 1;
     }
   };
   const track: CtaTrack = (type, a, href) => emit(type, { element: a.id, props: { variant: a.variant.id }, href });

@@ -53,7 +53,8 @@ export interface Rec {
 }
 
 /** Records an event of `type` with fields `x` added to the common ones. */
-export type Emit = (type: EventType, x?: Partial<WireEvent>) => void;
+/** Records an event; answers whether it did (nothing is recorded before consent, or after an opt-out). */
+export type Emit = (type: EventType, x?: Partial<WireEvent>) => unknown;
 
 /** Logs when debug is on. */
 export type Log = (...a: unknown[]) => void;

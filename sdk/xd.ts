@@ -40,11 +40,16 @@ const ask = (path: string, x: object): Promise<any> =>
 
 /** The token this page was opened with, until it is redeemed. */
 let token: string | null;
+/**
+ * Whether this page was opened with a token: the worker recorded its email click when it
+ * redirected the link (or the visit continues from another domain), so the page does not.
+ */
+export let tokened: unknown;
 
 /** Takes the token off this page's URL, before anything records the URL. */
 export const takeToken = () => {
   const u = new URL(location as unknown as URL);
-  if ((token = u.searchParams.get(TOKEN_PARAM))) {
+  if ((tokened = token = u.searchParams.get(TOKEN_PARAM))) {
     u.searchParams.delete(TOKEN_PARAM);
     history.replaceState(history.state, "", u);
   }

@@ -5,6 +5,8 @@ import type { EventType, WireEvent } from "../../../sdk/types";
 
 const emitted: [EventType, Partial<WireEvent> | undefined][] = [];
 let page: (force?: unknown) => void;
+/** Whether the emitter records (as the snippet does once consent is given, and not after an opt-out). */
+let recording = true;
 /** Changes the URL without the snippet's history hook, as a browser does on popstate. */
 const go = (url: string) => History.prototype.pushState.call(history, null, "", url);
 const nextTask = () => new Promise((r) => setTimeout(r, 0));
@@ -13,7 +15,7 @@ const types = () => emitted.map(([t]) => t);
 beforeAll(() => {
   go("/landing?utm_source=news&utm_medium=email");
   document.title = "Landing";
-  page = capture((type, x) => void emitted.push([type, x]));
+  page = capture((type, x) => recording && emitted.push([type, x]));
 });
 beforeEach(() => {
   emitted.length = 0;
@@ -21,8 +23,13 @@ beforeEach(() => {
 });
 
 describe("page views", () => {
-  it("records the landing page view, then the email click-through it came from", () => {
+  it("records the landing page view, then the email click-through it came from, once recording is on (consent)", () => {
+    // Before consent nothing is recorded, and the page stays unseen: no referrer or email click is lost.
+    recording = false;
     page();
+    expect(emitted).toEqual([]);
+    recording = true;
+    page(1);
     expect(emitted).toEqual([
       ["page_view", { referrer: "", title: "Landing" }],
       ["email_click", undefined],

@@ -79,6 +79,19 @@ describe("a page opened with mql_t", () => {
     expect(x.state().v).toBe(before);
   });
 
+  it.each([
+    ["with", "&mql_t=tok-123", ["page_view"]],
+    ["without", "", ["page_view", "email_click"]],
+  ])("%s a token, records the email click itself or leaves it to the worker, which recorded it when it redirected", async (_, token, types) => {
+    go(`/landing?utm_medium=email&utm_campaign=launch${token}`);
+    const x = await tab();
+    x.takeToken();
+    const { capture } = await import("../../../sdk/capture");
+    const seen: string[] = [];
+    capture((type) => seen.push(type))();
+    expect(seen).toEqual(types);
+  });
+
   it("has nothing to redeem without a token", async () => {
     go("/landing?utm_source=x");
     const x = await tab();
