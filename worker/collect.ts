@@ -6,7 +6,7 @@
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { isbot } from "isbot";
-import { flattenIssues, normalizeEvent, type Engine } from "../rules/index.js";
+import { flattenIssues, normalizeEvent, type Engine, type EngineEvent } from "../rules/index.js";
 import type { Env } from "./env.js";
 import { ApiError } from "./errors.js";
 import { limit } from "./rate-limit.js";
@@ -70,8 +70,9 @@ collect.post(
     if (ua === "" || isbot(ua)) return c.json(unscored(engine, ids), 200, { ...cors, "x-mql-bot": "1" });
 
     const country = (c.req.raw.cf as { country?: string } | undefined)?.country;
+    const ignored = ignoredFields(engine);
     const events = batch.events.map(({ ts, ...captured }) => ({
-      event: normalizeEvent(country && country.length === 2 ? { ...captured, country } : captured),
+      event: withoutIgnored(normalizeEvent(country && country.length === 2 ? { ...captured, country } : captured), ignored),
       capturedAt: ts,
     }));
     const page = batch.page ?? lastPath(events.map((e) => e.event.path));
@@ -147,4 +148,32 @@ function protoKeyPath(v: unknown, path: string, depth = 0): string | undefined {
 function lastPath(paths: (string | undefined)[]): string | undefined {
   for (let i = paths.length - 1; i >= 0; i--) if (paths[i] !== undefined) return paths[i];
   return undefined;
+}
+
+/** The site's `privacy.ignoreFields`, lower-cased, per compiled rules document. */
+const ignoredOf = new WeakMap<Engine, ReadonlySet<string>>();
+function ignoredFields(engine: Engine): ReadonlySet<string> {
+  let names = ignoredOf.get(engine);
+  if (names === undefined) ignoredOf.set(engine, (names = new Set(engine.rules.site.privacy.ignoreFields.map((f) => f.toLowerCase()))));
+  return names;
+}
+
+/**
+ * The event without the form fields and traits the site never wants kept (`privacy.ignoreFields`,
+ * names compared without case): dropped here, before anything is stored, scored or indexed. The
+ * snippet does not know the rules; `data-mql-ignore` keeps a field off the wire as well.
+ */
+export function withoutIgnored(event: EngineEvent, ignored: ReadonlySet<string>): EngineEvent {
+  if (ignored.size === 0) return event;
+  const strip = (bag: Record<string, string | number | boolean> | undefined) => {
+    if (bag === undefined || !Object.keys(bag).some((k) => ignored.has(k.toLowerCase()))) return bag;
+    return Object.fromEntries(Object.entries(bag).filter(([k]) => !ignored.has(k.toLowerCase())));
+  };
+  const fields = strip(event.fields) as Record<string, string> | undefined;
+  const traits = strip(event.traits);
+  if (fields === event.fields && traits === event.traits) return event;
+  const out: EngineEvent = { ...event };
+  if (fields !== undefined) out.fields = fields;
+  if (traits !== undefined) out.traits = traits;
+  return out;
 }

@@ -7,7 +7,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { EngineEvent, Engine, LedgerEntry, VisitorState, WebhookDue, StageChange, Explanation } from "../rules/index.js";
-import { forgetInIndex, nextReportAt, reportAll, reportAroundDelivery, reportToIndex, scheduleReport } from "./console/index-writer.js";
+import { forgetEventsBefore, forgetInIndex, nextReportAt, reportAll, reportAroundDelivery, reportToIndex, scheduleReport } from "./console/index-writer.js";
 import type { Env } from "./env.js";
 import { ownHosts, touchOf, type FirstTouch } from "./first-touch.js";
 import { belongsToLead, forwardPending, forwardToLead, leadLink } from "./identity/forward.js";
@@ -52,6 +52,11 @@ export interface VisitorSnapshot {
   outbox: { id: string; webhook: string; target: string; status: string; attempts: number; createdAt: number }[];
 }
 
+/** Milliseconds in a day. */
+const DAY_MS = 86_400_000;
+/** How often an instance taking batches applies the retention (an alarm does it for visitors who stop). */
+const RETENTION_CHECK_MS = 3_600_000;
+
 /** Top rules carried in a webhook to explain the score. */
 const WEBHOOK_EXPLANATION_MAX = 10;
 
@@ -86,6 +91,8 @@ export class VisitorObject extends DurableObject<Env> {
   private batches = 0;
   /** The earliest time of this visitor's next index report, set by the last one (see console/index-writer.ts). */
   private reportNotBefore: number | undefined;
+  /** When this instance last applied the site's retention (see keepRetention). */
+  private retainedAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -143,6 +150,7 @@ export class VisitorObject extends DurableObject<Env> {
       throw e;
     }
     if (enqueued > 0) await this.scheduleDelivery(input.now);
+    if (input.now - this.retainedAt >= RETENTION_CHECK_MS) await this.keepRetention(engine, input.site, state.visitor, input.now);
     const lead = stitch ? await forwardToLead(this.ctx.storage, this.env, { ...input, page: input.page ?? this.cached?.profile.lastPage }, state, stitch) : undefined;
     await scheduleReport(this.ctx.storage, input.now, this.reportNotBefore); // the console's index, batched (console/index-writer.ts)
     if (lead) return { ack, visitor: { stage: lead.stage, score: lead.score }, actions: lead.actions };
@@ -208,6 +216,35 @@ export class VisitorObject extends DurableObject<Env> {
     this.delivering = run.catch(() => undefined);
     await run;
     await this.forwardPending();
+    // A visitor who never comes back still has its events removed on time.
+    const site = this.sql.exec("SELECT v FROM kv WHERE k = 'index_site'").toArray()[0]?.v;
+    const engine = site === undefined ? undefined : await getEngine(this.env.RULES, String(site));
+    if (engine) {
+      const { state } = this.load(engine, String(site), "");
+      await this.keepRetention(engine, String(site), state.visitor, Date.now());
+    }
+  }
+
+  /**
+   * The site's retention (privacy.retentionDays): the raw events received before it (pages, form
+   * fields, properties) are removed here and from the console's index; the ledger stays, since it is
+   * what explains the score (rule, points, reason). The alarm is kept for the next event to expire.
+   */
+  private async keepRetention(engine: Engine, site: string, visitor: string, now: number): Promise<void> {
+    this.retainedAt = now;
+    const keepMs = engine.rules.site.privacy.retentionDays * DAY_MS;
+    const cutoff = now - keepMs;
+    if (this.sql.exec("DELETE FROM events WHERE received_at < ?", cutoff).rowsWritten > 0) {
+      try {
+        await forgetEventsBefore(this.env, site, visitor, cutoff);
+      } catch (e) {
+        // The next run removes them: the index is told again.
+        console.error(`retention of ${site}:${visitor} in the index failed: ${(e as Error).message}`);
+        this.retainedAt = 0;
+      }
+    }
+    const oldest = this.sql.exec("SELECT min(received_at) AS at FROM events").one().at;
+    if (oldest !== null) await alarmBy(this.ctx.storage, Number(oldest) + keepMs + 1);
   }
 
   /** Sends the lead the events it could not take at collect time (identity/forward.ts); a failure sets the alarm again. */

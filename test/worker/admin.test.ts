@@ -2,12 +2,12 @@
  * The admin API: bearer-token access, publishing rules (validated whole; the running rules stay on
  * any error), reading a visitor with the explanation of every point, erasing a visitor.
  */
-import { env, SELF } from "cloudflare:test";
+import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { RULES_MAX_BYTES } from "../../worker/admin.js";
 import {
   ADMIN_TOKEN, adminFetch, collect, collectOk, event, getVisitor, ORIGIN, outboxRows, pageView, putRules, seedRules, siteDoc, snapshot,
-  storedRows, uid, type ErrorResponse,
+  storedRows, uid, visitorStub, type ErrorResponse,
 } from "./support/client.js";
 
 beforeAll(() => seedRules());
@@ -161,6 +161,22 @@ describe("PUT and GET /v1/admin/sites/:site/rules", () => {
 });
 
 describe("GET /v1/admin/sites/:site/visitors/:id", () => {
+  it("never keeps the fields the site's privacy.ignoreFields names (the demo ignores phone), in any case, in form fields or traits", async () => {
+    const visitor = uid("v");
+    await collectOk(visitor, [
+      event("form_submit", { url: `${ORIGIN}/contact`, form: { id: "contact" }, fields: { job_title: "Head of Sales", phone: "+1 555 0100" } }),
+      event("identify", { email: "ana@helios.example", traits: { Phone: "+1 555 0199", company: "Helios" } }),
+    ]);
+    const snap = await snapshot("demo", visitor);
+    expect(snap.identity.traits).toEqual({ company: "Helios" });
+    const bodies = await runInDurableObject(visitorStub("demo", visitor), (_, state) =>
+      state.storage.sql.exec("SELECT body FROM events").toArray().map((r) => String(r.body)));
+    expect(bodies).toHaveLength(2);
+    expect(bodies.join()).toContain("Head of Sales");
+    expect(bodies.join()).not.toContain("555");
+    expect(JSON.stringify(snap)).not.toContain("555");
+  });
+
   it.each([
     ["the same host", "http://127.0.0.1:8787/pricing", undefined],
     ["another of the site's origins", "http://LOCALHOST:8787/", undefined],

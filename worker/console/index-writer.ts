@@ -262,3 +262,10 @@ export async function reportAll(storage: DurableObjectStorage, env: Env, rebuild
   for (let i = 0; again !== null && again <= Date.now() && i < 1000; i++) again = await reportToIndex(storage, env);
   return again === null;
 }
+
+/** Removes a visitor's indexed events received before `cutoff` (the site's retention, privacy.retentionDays). */
+export async function forgetEventsBefore(env: Env, site: string, visitor: string, cutoff: number): Promise<void> {
+  const db = env.INDEX;
+  if (!db) return;
+  await withIndex(db, () => db.prepare("DELETE FROM lead_events WHERE site = ? AND visitor = ? AND at < ?").bind(site, visitor, cutoff).run());
+}

@@ -1,0 +1,78 @@
+/**
+ * privacy.retentionDays: a visitor's raw events (pages, form fields, properties) received before the
+ * site's retention are removed from its object and from the console's index, on the next batch or
+ * by the object's alarm for a visitor who never comes back; the ledger, which explains the score, stays.
+ */
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { collectOk, event, pageView, seedRules, siteDoc, uid, visitorStub } from "./support/client.js";
+
+const SITE = "retention-one-day";
+const ORIGIN = "https://www.retention.example";
+const DAY_MS = 86_400_000;
+
+beforeAll(async () => {
+  await seedRules(siteDoc(SITE, ORIGIN, {
+    site: { id: SITE, origins: [ORIGIN], privacy: { retentionDays: 1 } },
+    rules: [{ id: "page-view", on: "page_view", points: 1 }, { id: "form", on: "form_submit", points: 5 }],
+  }) as { site: { id: string } });
+});
+
+const opts = { site: SITE, headers: { origin: ORIGIN } };
+type Rows = { events: string[]; ledger: number; alarm: number | null };
+const rows = (visitor: string) => runInDurableObject(visitorStub(SITE, visitor), async (_, state): Promise<Rows> => ({
+  events: state.storage.sql.exec("SELECT id FROM events ORDER BY id").toArray().map((r) => String(r.id)),
+  ledger: Number(state.storage.sql.exec("SELECT count(*) AS n FROM ledger").one().n),
+  alarm: await state.storage.getAlarm(),
+}));
+const indexed = async (visitor: string) =>
+  (await env.INDEX.prepare("SELECT id FROM lead_events WHERE site = ? AND visitor = ? ORDER BY id").bind(SITE, visitor).all<{ id: string }>()).results.map((r) => r.id);
+
+describe("privacy.retentionDays", () => {
+  it("removes events past the retention from the object and the index by the alarm, keeps the ledger, and sets the alarm for the next one", async () => {
+    const visitor = uid("v");
+    const old = { ...pageView("/pricing"), id: uid("a-old") };
+    const kept = { ...event("form_submit", { url: `${ORIGIN}/contact`, form: { id: "contact" }, fields: { job_title: "CFO" } }), id: uid("b-kept") };
+    await collectOk(visitor, [old, kept], opts);
+    // The index report runs from the alarm.
+    await runDurableObjectAlarm(visitorStub(SITE, visitor));
+    expect(await indexed(visitor)).toEqual([old.id, kept.id].sort());
+
+    // The first event was received two days ago, the second half a day ago.
+    const now = Date.now();
+    await runInDurableObject(visitorStub(SITE, visitor), (_, state) => {
+      state.storage.sql.exec("UPDATE events SET received_at = ? WHERE id = ?", now - 2 * DAY_MS, old.id);
+      state.storage.sql.exec("UPDATE events SET received_at = ? WHERE id = ?", now - DAY_MS / 2, kept.id);
+    });
+    await env.INDEX.prepare("UPDATE lead_events SET at = ? WHERE site = ? AND id = ?").bind(now - 2 * DAY_MS, SITE, old.id).run();
+    await env.INDEX.prepare("UPDATE lead_events SET at = ? WHERE site = ? AND id = ?").bind(now - DAY_MS / 2, SITE, kept.id).run();
+
+    // The alarm set for the first event to expire, run now.
+    expect((await rows(visitor)).alarm).not.toBeNull();
+    expect(await runDurableObjectAlarm(visitorStub(SITE, visitor))).toBe(true);
+    const after = await rows(visitor);
+    expect(after.events).toEqual([kept.id]);
+    expect(after.ledger).toBe(2);
+    expect(await indexed(visitor)).toEqual([kept.id]);
+    // Next due: when the kept event passes the retention, half a day from now.
+    expect(after.alarm).not.toBeNull();
+    expect(Math.abs(after.alarm! - (now + DAY_MS / 2))).toBeLessThan(60_000);
+  });
+
+  it("removes them on the next batch of a visitor who comes back, its score unchanged", async () => {
+    const visitor = uid("v");
+    const old = { ...pageView("/"), id: uid("a-old") };
+    await collectOk(visitor, [old], opts);
+    await runInDurableObject(visitorStub(SITE, visitor), (instance, state) => {
+      state.storage.sql.exec("UPDATE events SET received_at = ? WHERE id = ?", Date.now() - 3 * DAY_MS, old.id);
+      // A new instance, as after the object was evicted: it applies the retention with its first batch.
+      (instance as unknown as { retainedAt: number }).retainedAt = 0;
+    });
+    const again = await collectOk(visitor, [pageView("/product")], opts);
+    expect(again.visitor.score.total).toBe(2);
+    const after = await rows(visitor);
+    expect(after.events).toHaveLength(1);
+    expect(after.events).not.toContain(old.id);
+    expect(after.ledger).toBe(2);
+  });
+});
