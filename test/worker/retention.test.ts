@@ -10,6 +10,8 @@ import { collectOk, event, pageView, seedRules, siteDoc, uid, visitorStub } from
 const SITE = "retention-one-day";
 const ORIGIN = "https://www.retention.example";
 const DAY_MS = 86_400_000;
+/** The console's index (wrangler.toml binds it). */
+const INDEX = env.INDEX!;
 
 beforeAll(async () => {
   await seedRules(siteDoc(SITE, ORIGIN, {
@@ -26,7 +28,7 @@ const rows = (visitor: string) => runInDurableObject(visitorStub(SITE, visitor),
   alarm: await state.storage.getAlarm(),
 }));
 const indexed = async (visitor: string) =>
-  (await env.INDEX.prepare("SELECT id FROM lead_events WHERE site = ? AND visitor = ? ORDER BY id").bind(SITE, visitor).all<{ id: string }>()).results.map((r) => r.id);
+  (await INDEX.prepare("SELECT id FROM lead_events WHERE site = ? AND visitor = ? ORDER BY id").bind(SITE, visitor).all<{ id: string }>()).results.map((r) => r.id);
 
 describe("privacy.retentionDays", () => {
   it("removes events past the retention from the object and the index by the alarm, keeps the ledger, and sets the alarm for the next one", async () => {
@@ -44,8 +46,8 @@ describe("privacy.retentionDays", () => {
       state.storage.sql.exec("UPDATE events SET received_at = ? WHERE id = ?", now - 2 * DAY_MS, old.id);
       state.storage.sql.exec("UPDATE events SET received_at = ? WHERE id = ?", now - DAY_MS / 2, kept.id);
     });
-    await env.INDEX.prepare("UPDATE lead_events SET at = ? WHERE site = ? AND id = ?").bind(now - 2 * DAY_MS, SITE, old.id).run();
-    await env.INDEX.prepare("UPDATE lead_events SET at = ? WHERE site = ? AND id = ?").bind(now - DAY_MS / 2, SITE, kept.id).run();
+    await INDEX.prepare("UPDATE lead_events SET at = ? WHERE site = ? AND id = ?").bind(now - 2 * DAY_MS, SITE, old.id).run();
+    await INDEX.prepare("UPDATE lead_events SET at = ? WHERE site = ? AND id = ?").bind(now - DAY_MS / 2, SITE, kept.id).run();
 
     // The alarm set for the first event to expire, run now.
     expect((await rows(visitor)).alarm).not.toBeNull();
