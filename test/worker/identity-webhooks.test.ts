@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { accountStub } from "../../worker/identity/accounts.js";
 import { leadKeyOf } from "../../worker/identity/keys.js";
 import { leadName } from "../../worker/identity/lead-object.js";
-import { collectOk, event, pageView, uid } from "./support/client.js";
+import { collectOk, event, pageView, uid, visitorStub } from "./support/client.js";
 import { IDENTITY_SECRET, identitySite } from "./support/identity.js";
 import { deliveries, hookUrl, putTarget, SECRET } from "./support/receiver-client.js";
 
@@ -44,5 +44,23 @@ describe("webhooks of leads and accounts", () => {
     const mql = bodies.find((d) => d.data.stage.to === "mql")!;
     expect(mql.data.visitor.id).toBe(`ld_${key}`);
     expect(mql.data.lead!.visitors.sort()).toEqual([a, b].sort());
+  });
+
+  it("announce a score reached once for the person: a visitor that reached it before identifying does not make the lead send it again", async () => {
+    const { site, origin } = await identitySite({
+      webhooks: [
+        { id: "crm", target: "crm", on: { stageEntered: ["lead", "mql"] } },
+        { id: "hot", target: "crm", on: { scoreReached: { score: "total", value: 10 } } },
+      ],
+    });
+    const visitor = uid("v");
+    await collectOk(visitor, [pageView("/pricing", {}, origin)], { site, origin });
+    await collectOk(visitor, [event("identify", { email: "mo@acme.example" })], { site, origin });
+    const key = (await leadKeyOf(IDENTITY_SECRET, site, "mo@acme.example"))!;
+    const lead = env.LEAD.get(env.LEAD.idFromName(leadName(site, key))) as unknown as { webhooks(): Promise<{ webhook: string }[] | null> };
+    const own = (await (visitorStub(site, visitor) as unknown as { webhooks(): Promise<{ webhook: string }[] | null> }).webhooks()) ?? [];
+    const ofLead = (await lead.webhooks()) ?? [];
+    expect(own.map((m) => m.webhook)).toEqual(["hot"]);
+    expect(ofLead.map((m) => m.webhook)).toEqual(["crm"]);
   });
 });

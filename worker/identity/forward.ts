@@ -126,13 +126,20 @@ async function forwardNow(
   return answer;
 }
 
-/** Stage webhooks the visitor wrote to its own outbox before it was linked. */
+/**
+ * Webhooks the visitor wrote to its own outbox before it was linked: each stage entered, and each
+ * score reached as `score:<name>:<threshold>` (the lead's own key for it), so the lead does not
+ * announce them again when it replays the visitor's history.
+ */
 function announcedStages(sql: SqlStorage): { webhook: string; stage: string }[] {
   const out: { webhook: string; stage: string }[] = [];
   if (!hasTable(sql, "outbox")) return out;
   for (const r of sql.exec("SELECT webhook, payload FROM outbox").toArray()) {
-    const to = (JSON.parse(String(r.payload)) as { data?: { stage?: { to?: string } } }).data?.stage?.to;
+    const data = (JSON.parse(String(r.payload)) as { data?: { stage?: { to?: string }; score?: { name?: string; threshold?: number } } }).data;
+    const to = data?.stage?.to;
     if (typeof to === "string") out.push({ webhook: String(r.webhook), stage: to });
+    const score = data?.score;
+    if (typeof score?.name === "string" && typeof score.threshold === "number") out.push({ webhook: String(r.webhook), stage: `score:${score.name}:${score.threshold}` });
   }
   return out;
 }

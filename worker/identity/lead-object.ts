@@ -47,7 +47,7 @@ export interface LeadInput {
   /** The visitor the events come from (linked on first contact); absent for email signals. */
   visitor?: string;
   events: LeadEvent[];
-  /** Stage webhooks the visitor sent before it was linked: never sent again for the lead. */
+  /** Webhooks the visitor sent before it was linked (stages, and scores as `score:<name>:<threshold>`): never sent again for the lead. */
   announced?: { webhook: string; stage: string }[];
   /** Path the CTAs are chosen for. */
   page?: string;
