@@ -36,7 +36,7 @@ describe("webhooks of leads and accounts", () => {
     await fire(accountStub(env, site, "acme.example"));
     const got = await deliveries(name);
     expect(got.every((d) => d.verified && d.answered === 204)).toBe(true);
-    const bodies = got.map((d) => d.body as { type: string; data: { visitor: { id: string }; stage: { to: string }; lead?: { visitors: string[] }; account?: { id: string } } });
+    const bodies = got.map((d) => d.body as { type: string; data: { visitor: { id: string }; stage: { to: string }; lead?: { visitors: string[]; account: string | null }; account?: { id: string } } });
     // Objects deliver on their own alarms: the lead's messages are in order, the account's may come between.
     expect(bodies.filter((d) => d.data.lead).map((d) => [d.type, d.data.stage.to])).toEqual([["visitor.stage_entered", "lead"], ["visitor.stage_entered", "mql"]]);
     expect(bodies.filter((d) => d.data.account).map((d) => [d.type, d.data.stage.to])).toEqual([["account.stage_entered", "hot"]]);
@@ -44,6 +44,8 @@ describe("webhooks of leads and accounts", () => {
     const mql = bodies.find((d) => d.data.stage.to === "mql")!;
     expect(mql.data.visitor.id).toBe(`ld_${key}`);
     expect(mql.data.lead!.visitors.sort()).toEqual([a, b].sort());
+    // Every lead message names the account, the first ones included (sent before the roll-up stored it).
+    expect(bodies.filter((d) => d.data.lead).map((d) => d.data.lead!.account)).toEqual(["acme.example", "acme.example"]);
   });
 
   it("announce a score reached once for the person: a visitor that reached it before identifying does not make the lead send it again", async () => {

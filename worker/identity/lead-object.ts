@@ -383,7 +383,8 @@ export class LeadObject extends DurableObject<Env> {
         explanation: explanation.rules.slice(0, WEBHOOK_EXPLANATION_MAX).map((r) => ({ rule: r.rule, description: r.description, times: r.times, points: r.now })),
         page: { path: event.path ?? null, url: event.url ?? null },
         event: event.id,
-        lead: { id, visitors: this.members(), account: this.get("account") ?? null },
+        // The account of the identity this message describes: the roll-up that stores it runs after the batch.
+        lead: { id, visitors: this.members(), account: engine.rules.accounts === undefined ? null : (accountOf(state.identity)?.key ?? null) },
       },
     };
     const msg = `msg_${crypto.randomUUID().replace(/-/g, "")}`;
