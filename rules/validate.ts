@@ -73,7 +73,11 @@ function unionExpectation(branches: Issue[][]): string {
     const required = branch.filter((i) => i.path.length === 1 && i.code === "invalid_type").map((i) => String(i.path[0]));
     if (required.length > 0) shapes.add(`{ ${required.join(", ")} }`);
   }
-  return shapes.size > 0 ? `expected ${[...shapes].join(" or ")}` : "invalid value";
+  if (shapes.size > 0) return `expected ${[...shapes].join(" or ")}`;
+  // Every alternative has what it needs but refuses a key another one takes: several were given together.
+  const refused = branches.map((b) => b.flatMap((i) => (i.path.length === 0 && i.code === "unrecognized_keys" ? i.keys : [])));
+  if (refused.length > 0 && refused.every((keys) => keys.length > 0)) return `expected only one of ${[...new Set(refused.flat())].sort().join(", ")}`;
+  return "invalid value";
 }
 
 /**

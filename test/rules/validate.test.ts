@@ -129,6 +129,8 @@ describe("an invalid rules document", () => {
     { name: "a webhook on an unknown score", edit: (d) => (d.webhooks[1].on.scoreReached.score = "intent"), path: "$.webhooks[1].on.scoreReached.score", message: 'unknown score "intent"' },
     { name: "a webhook on the first stage", edit: (d) => (d.webhooks[0].on.stageEntered = ["visitor"]), path: "$.webhooks[0].on.stageEntered[0]", message: '"visitor" is the first stage' },
     { name: "a misspelt webhook trigger", edit: (d) => (d.webhooks[0].on = { stageEnter: ["mql"] }), path: "$.webhooks[0].on", message: "{ stageEntered } or { scoreReached }" },
+    { name: "a webhook with both triggers", edit: (d) => (d.webhooks[0].on = { stageEntered: ["mql"], scoreReached: { score: "total", value: 50 } }), path: "$.webhooks[0].on", message: "expected only one of scoreReached, stageEntered" },
+    { name: "a webhook trigger with an unknown key beside it", edit: (d) => (d.webhooks[0].on = { stageEntered: ["mql"], when: "now" }), path: "$.webhooks[0].on.when", message: 'unknown key "when"' },
     // groups and stages
     { name: "a group named total", edit: (d) => d.groups.push({ id: "total" }), path: "$.groups[2].id", message: '"total" is reserved' },
     { name: "a group whose min is above its max", edit: (d) => (d.groups[0].min = 70), path: "$.groups[0].min", message: "min (70) is above max (60)" },
