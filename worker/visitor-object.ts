@@ -91,8 +91,9 @@ export class VisitorObject extends DurableObject<Env> {
   private batches = 0;
   /** The earliest time of this visitor's next index report, set by the last one (see console/index-writer.ts). */
   private reportNotBefore: number | undefined;
-  /** When this instance last applied the site's retention (see keepRetention). */
+  /** When this instance last applied the site's retention, and when its next event expires (see keepRetention). */
   private retainedAt = 0;
+  private expiresAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -216,12 +217,19 @@ export class VisitorObject extends DurableObject<Env> {
     this.delivering = run.catch(() => undefined);
     await run;
     await this.forwardPending();
-    // A visitor who never comes back still has its events removed on time.
+    // A visitor who never comes back still has its events removed on time: by the alarm set for
+    // them, or once an hour while the instance lives (not on every index report).
+    const now = Date.now();
+    if (now < this.expiresAt && now - this.retainedAt < RETENTION_CHECK_MS) {
+      // The run that fired may have used the alarm set for the next event to expire: set it again.
+      if (Number.isFinite(this.expiresAt)) await alarmBy(this.ctx.storage, this.expiresAt);
+      return;
+    }
     const site = this.sql.exec("SELECT v FROM kv WHERE k = 'index_site'").toArray()[0]?.v;
     const engine = site === undefined ? undefined : await getEngine(this.env.RULES, String(site));
     if (engine) {
       const { state } = this.load(engine, String(site), "");
-      await this.keepRetention(engine, String(site), state.visitor, Date.now());
+      await this.keepRetention(engine, String(site), state.visitor, now);
     }
   }
 
@@ -244,7 +252,8 @@ export class VisitorObject extends DurableObject<Env> {
       }
     }
     const oldest = this.sql.exec("SELECT min(received_at) AS at FROM events").one().at;
-    if (oldest !== null) await alarmBy(this.ctx.storage, Number(oldest) + keepMs + 1);
+    this.expiresAt = oldest === null ? Number.POSITIVE_INFINITY : Number(oldest) + keepMs + 1;
+    if (oldest !== null) await alarmBy(this.ctx.storage, this.expiresAt);
   }
 
   /** Sends the lead the events it could not take at collect time (identity/forward.ts); a failure sets the alarm again. */
