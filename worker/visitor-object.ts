@@ -7,6 +7,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { EngineEvent, Engine, LedgerEntry, VisitorState, WebhookDue, StageChange, Explanation } from "../rules/index.js";
+import { DAY_MS } from "../rules/state.js";
 import { forgetEventsBefore, forgetInIndex, nextReportAt, reportAll, reportAroundDelivery, reportToIndex, scheduleReport } from "./console/index-writer.js";
 import type { Env } from "./env.js";
 import { ownHosts, touchOf, type FirstTouch } from "./first-touch.js";
@@ -52,8 +53,6 @@ export interface VisitorSnapshot {
   outbox: { id: string; webhook: string; target: string; status: string; attempts: number; createdAt: number }[];
 }
 
-/** Milliseconds in a day. */
-const DAY_MS = 86_400_000;
 /** How often an instance taking batches applies the retention (an alarm does it for visitors who stop). */
 const RETENTION_CHECK_MS = 3_600_000;
 
@@ -220,23 +219,20 @@ export class VisitorObject extends DurableObject<Env> {
     // A visitor who never comes back still has its events removed on time: by the alarm set for
     // them, or once an hour while the instance lives (not on every index report).
     const now = Date.now();
-    if (now < this.expiresAt && now - this.retainedAt < RETENTION_CHECK_MS) {
-      // The run that fired may have used the alarm set for the next event to expire: set it again.
-      if (Number.isFinite(this.expiresAt)) await alarmBy(this.ctx.storage, this.expiresAt);
-      return;
+    if (now >= this.expiresAt || now - this.retainedAt >= RETENTION_CHECK_MS) {
+      const site = this.sql.exec("SELECT v FROM kv WHERE k = 'index_site'").toArray()[0]?.v;
+      const engine = site === undefined ? undefined : await getEngine(this.env.RULES, String(site));
+      if (engine) await this.keepRetention(engine, String(site), this.load(engine, String(site), "").state.visitor, now);
     }
-    const site = this.sql.exec("SELECT v FROM kv WHERE k = 'index_site'").toArray()[0]?.v;
-    const engine = site === undefined ? undefined : await getEngine(this.env.RULES, String(site));
-    if (engine) {
-      const { state } = this.load(engine, String(site), "");
-      await this.keepRetention(engine, String(site), state.visitor, now);
-    }
+    // The run that fired may have used the alarm set for the next event to expire: set it again
+    // (a batch leaves that to the alarm it schedules for the index report).
+    if (this.expiresAt > now && Number.isFinite(this.expiresAt)) await alarmBy(this.ctx.storage, this.expiresAt);
   }
 
   /**
    * The site's retention (privacy.retentionDays): the raw events received before it (pages, form
    * fields, properties) are removed here and from the console's index; the ledger stays, since it is
-   * what explains the score (rule, points, reason). The alarm is kept for the next event to expire.
+   * what explains the score (rule, points, reason). Notes when the next event expires, for the alarm.
    */
   private async keepRetention(engine: Engine, site: string, visitor: string, now: number): Promise<void> {
     this.retainedAt = now;
@@ -253,7 +249,6 @@ export class VisitorObject extends DurableObject<Env> {
     }
     const oldest = this.sql.exec("SELECT min(received_at) AS at FROM events").one().at;
     this.expiresAt = oldest === null ? Number.POSITIVE_INFINITY : Number(oldest) + keepMs + 1;
-    if (oldest !== null) await alarmBy(this.ctx.storage, this.expiresAt);
   }
 
   /** Sends the lead the events it could not take at collect time (identity/forward.ts); a failure sets the alarm again. */

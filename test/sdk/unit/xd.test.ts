@@ -126,6 +126,12 @@ describe("links to the site's other domains", () => {
   afterEach(() => document.removeEventListener("click", stay));
   const stay = (e: Event) => e.preventDefault();
   const link = (id: string) => document.getElementById(id) as HTMLAnchorElement;
+  /** Presses the link (which asks for a token), lets the answer arrive, then clicks it. */
+  const follow = async (id: string) => {
+    fire(link(id), "pointerdown");
+    await settle();
+    fire(link(id), "click");
+  };
   const fire = (el: Element, type: string) => el.dispatchEvent(type == "focus" ? new FocusEvent("focus") : new MouseEvent(type, { bubbles: true, cancelable: true }));
   /** A token answer with `left` ms to go, from a worker whose clock is `skew` ms ahead of this device's. */
   const token = (t: string, left = 120_000, skew = 0) => json(200, { token: t, param: "mql_t", expiresAt: Date.now() + skew + left, expiresIn: left });
@@ -163,13 +169,9 @@ describe("links to the site's other domains", () => {
   it(`adds no token with ${XD_MIN_LEFT_MS / 1000} s or less left, and fetches a fresh one on the next pointerdown`, async () => {
     await page();
     const fetch = vi.spyOn(globalThis, "fetch").mockResolvedValueOnce(token("T1", XD_MIN_LEFT_MS)).mockResolvedValueOnce(token("T2"));
-    fire(link("shop"), "pointerdown");
-    await settle();
-    fire(link("shop"), "click");
+    await follow("shop");
     expect(link("shop").href).toBe("https://shop.example/cart?x=1");
-    fire(link("shop"), "pointerdown");
-    await settle();
-    fire(link("shop"), "click");
+    await follow("shop");
     expect(fetch).toHaveBeenCalledTimes(2);
     expect(link("shop").href).toBe("https://shop.example/cart?x=1&mql_t=T2");
   });
@@ -180,9 +182,7 @@ describe("links to the site's other domains", () => {
   ])("counts a token's time from the answer, so a device clock 10 minutes %s still decorates", async (_, skew) => {
     await page();
     vi.spyOn(globalThis, "fetch").mockResolvedValue(token("T1", 120_000, skew));
-    fire(link("shop"), "pointerdown");
-    await settle();
-    fire(link("shop"), "click");
+    await follow("shop");
     expect(link("shop").href).toBe("https://shop.example/cart?x=1&mql_t=T1");
   });
 
@@ -195,9 +195,7 @@ describe("links to the site's other domains", () => {
     vi.spyOn(Date, "now").mockReturnValue(later);
     fire(link("shop"), "click");
     expect(link("shop").href).toBe("https://shop.example/cart?x=1");
-    fire(link("shop"), "pointerdown");
-    await settle();
-    fire(link("shop"), "click");
+    await follow("shop");
     expect(fetch).toHaveBeenCalledTimes(2);
     expect(link("shop").href).toBe("https://shop.example/cart?x=1&mql_t=T2");
   });
@@ -205,9 +203,7 @@ describe("links to the site's other domains", () => {
   it("puts the link's own href back once the click has been followed: a spent token never stays in it", async () => {
     await page();
     vi.spyOn(globalThis, "fetch").mockResolvedValue(token("T1"));
-    fire(link("shop"), "pointerdown");
-    await settle();
-    fire(link("shop"), "click");
+    await follow("shop");
     expect(link("shop").href).toBe("https://shop.example/cart?x=1&mql_t=T1");
     await settle();
     expect(link("shop").href).toBe("https://shop.example/cart?x=1");
@@ -219,9 +215,7 @@ describe("links to the site's other domains", () => {
   ])("leaves the link alone when %s, and asks again next time", async (_, answer) => {
     await page();
     const fetch = vi.spyOn(globalThis, "fetch").mockImplementation(answer);
-    fire(link("shop"), "pointerdown");
-    await settle();
-    fire(link("shop"), "click");
+    await follow("shop");
     expect(link("shop").href).toBe("https://shop.example/cart?x=1");
     fire(link("shop"), "pointerdown");
     expect(fetch).toHaveBeenCalledTimes(2);
