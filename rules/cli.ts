@@ -16,6 +16,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { parseJsonText, pointAt } from "./json-text.js";
 import { parseRules, type RuleError } from "./validate.js";
 import type { RulesDocument } from "./schema.js";
 import { readEventLines, simulate, compareSimulations, type SimulationLine, type SimulationResult } from "./simulate.js";
@@ -43,11 +44,12 @@ function readJson(file: string): unknown {
   } catch (e) {
     throw new CliError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new CliError(`${file}: not valid JSON: ${(e as Error).message}`);
-  }
+  // Editors on Windows may start a UTF-8 file with a byte order mark: it is no part of the JSON.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const parsed = parseJsonText(text);
+  if (parsed.ok) return parsed.value;
+  const { error } = parsed;
+  throw new CliError(`${file}:${error.line}:${error.column}: not valid JSON: ${error.reason}\n${pointAt(text, error).replace(/^/gm, "  ")}`);
 }
 
 function formatErrors(file: string, errors: RuleError[]): string {

@@ -9,6 +9,7 @@ export * from "./select-ctas.js";
 export * from "./explain.js";
 export { emailDomain, emailKind, type EmailKind } from "./email.js";
 export { compileGlob, compileGlobs } from "./glob.js";
+export { parseJsonText, pointAt, type JsonSyntaxError } from "./json-text.js";
 export { toNumber } from "./compile-condition.js";
 export { normalizeEvent, type CapturedEvent } from "./normalize.js";
 export { simulate, compareSimulations, readEventLines, SimulationLineSchema, type SimulationLine, type SimulationResult } from "./simulate.js";

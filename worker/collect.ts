@@ -9,6 +9,7 @@ import { isbot } from "isbot";
 import { flattenIssues, normalizeEvent, type Engine, type EngineEvent } from "../rules/index.js";
 import type { Env } from "./env.js";
 import { ApiError } from "./errors.js";
+import { parseJson } from "./json-body.js";
 import { limit } from "./rate-limit.js";
 import { getEngine } from "./rules-cache.js";
 import { BODY_MAX_BYTES, CollectRequestSchema, type CollectRequest, type CollectResponse } from "./wire.js";
@@ -103,12 +104,7 @@ async function readBatch(c: Context<{ Bindings: Env }>): Promise<CollectRequest>
   } catch {
     throw new ApiError(400, "invalid_encoding", "body is not valid UTF-8: send the JSON encoded as UTF-8");
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ApiError(400, "invalid_json", `body is not valid JSON: ${(e as Error).message}`);
-  }
+  const json = parseJson(text);
   // zod drops "__proto__" keys silently; an explicit refusal tells the sender what went wrong.
   const polluted = (text.includes("__proto__") || text.includes("\\u")) && protoKeyPath(json, "$");
   if (polluted) throw new ApiError(400, "invalid_body", `${polluted}: "__proto__" is not accepted as a key`, [{ path: polluted, message: '"__proto__" is not accepted as a key' }]);

@@ -11,6 +11,9 @@ import type { ErrorResponse } from "./wire.js";
 export interface Issue {
   path: string;
   message: string;
+  /** For a body that is not JSON: where it stops being JSON (1-based). */
+  line?: number;
+  column?: number;
 }
 
 /** An error the client can act on. */

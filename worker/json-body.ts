@@ -1,7 +1,7 @@
 /** Reading a JSON request body for the admin and identity APIs: size, JSON, then the schema. */
 import type { Context } from "hono";
 import type * as z from "zod/mini";
-import { flattenIssues } from "../rules/index.js";
+import { flattenIssues, parseJsonText } from "../rules/index.js";
 import { ApiError } from "./errors.js";
 
 /** Reads a JSON body of at most `maxBytes` and checks it against `schema`; 400 naming every bad field otherwise. */
@@ -21,10 +21,10 @@ export async function readJson(c: Context): Promise<unknown> {
   return parseJson(await c.req.text());
 }
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ApiError(400, "invalid_json", `body is not valid JSON: ${(e as Error).message}`);
-  }
+/** Parses a body's text: a 400 `invalid_json` naming the line and column where it stops being JSON otherwise. */
+export function parseJson(text: string): unknown {
+  const parsed = parseJsonText(text);
+  if (parsed.ok) return parsed.value;
+  const { line, column, message } = parsed.error;
+  throw new ApiError(400, "invalid_json", `body is not valid JSON: ${message}`, [{ path: "$", message, line, column }]);
 }

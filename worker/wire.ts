@@ -86,5 +86,5 @@ export type CtaEventType = "cta_impression" | "cta_click" | "cta_dismiss";
 
 /** The error body of every 4xx/5xx answer. */
 export interface ErrorResponse {
-  error: { code: string; message: string; issues?: { path: string; message: string }[] };
+  error: { code: string; message: string; issues?: { path: string; message: string; line?: number; column?: number }[] };
 }

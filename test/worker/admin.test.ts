@@ -137,6 +137,19 @@ describe("PUT and GET /v1/admin/sites/:site/rules", () => {
     expect(((await (await adminFetch(`/v1/admin/sites/${site}/rules`)).json()) as { version: string }).version).toBe("t2");
   });
 
+  it("says on which line and column a rules body stops being JSON", async () => {
+    const text = JSON.stringify(siteDoc(site, origin), null, 2).split("\n");
+    const line = text.findIndex((l) => l.includes('"version"'));
+    text[line] = text[line]!.replace(/,$/, ""); // a comma forgotten
+    const res = await putRules(site, text.join("\n"));
+    expect(res.status).toBe(400);
+    const { error } = (await res.json()) as ErrorResponse;
+    const column = text[line + 1]!.search(/\S/) + 1;
+    expect(error.code).toBe("invalid_json");
+    expect(error.message).toBe(`body is not valid JSON: line ${line + 2}, column ${column}: expected "," or "}" after a property value, found "\\""`);
+    expect(error.issues).toEqual([{ path: "$", message: `line ${line + 2}, column ${column}: expected "," or "}" after a property value, found "\\""`, line: line + 2, column }]);
+  });
+
   it("keeps the running rules through all those rejections", async () => {
     const before = (await snapshot(site, visitor)).scores.total!;
     expect((await collectOk(visitor, [view()], opts)).visitor.score.total).toBe(before + 9);

@@ -13,6 +13,7 @@ import { compareSimulations, parseRules, simulate, type RulesDocument, type Simu
 import { RULES_MAX_BYTES } from "../admin.js";
 import type { Env } from "../env.js";
 import { ApiError } from "../errors.js";
+import { parseJson } from "../json-body.js";
 import { forgetRules, rulesKey } from "../rules-cache.js";
 import { index } from "./db.js";
 import { DAY_MS, ID, pathParam, queryInt, queryText } from "./params.js";
@@ -49,11 +50,7 @@ const limitBody = bodyLimit({
 });
 
 async function readJson(c: Context): Promise<unknown> {
-  try {
-    return JSON.parse(await c.req.text());
-  } catch (e) {
-    throw new ApiError(400, "invalid_json", `body is not valid JSON: ${(e as Error).message}`);
-  }
+  return parseJson(await c.req.text());
 }
 
 /** The draft in the body, validated whole and for this site; 400 with every error otherwise. */
