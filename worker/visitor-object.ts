@@ -7,7 +7,6 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { EngineEvent, Engine, LedgerEntry, VisitorState, WebhookDue, StageChange, Explanation } from "../rules/index.js";
-import { DAY_MS } from "../rules/state.js";
 import { forgetEventsBefore, forgetInIndex, nextReportAt, reportAll, reportAroundDelivery, reportToIndex, scheduleReport } from "./console/index-writer.js";
 import type { Env } from "./env.js";
 import { ownHosts, touchOf, type FirstTouch } from "./first-touch.js";
@@ -18,6 +17,7 @@ import { getEngine } from "./rules-cache.js";
 import { ensureTables, forgetTables, hasTable, kvPut, visitorKv } from "./sql-tables.js";
 import { ATTEMPTS_DDL, deadLetterKey, listOutbox, OUTBOX_DDL, pendingRows, requeue, type OutboxMessage } from "./webhooks/deliver.js";
 import { alarmBy, runDelivery } from "./webhooks/alarm.js";
+import { RETENTION_CHECK_MS, retentionMs } from "./retention.js";
 import type { WebhookPayload } from "./webhooks/templates.js";
 import type { CollectResponse, WireAction } from "./wire.js";
 
@@ -52,9 +52,6 @@ export interface VisitorSnapshot {
   explanation: Explanation;
   outbox: { id: string; webhook: string; target: string; status: string; attempts: number; createdAt: number }[];
 }
-
-/** How often an instance taking batches applies the retention (an alarm does it for visitors who stop). */
-const RETENTION_CHECK_MS = 3_600_000;
 
 /** Top rules carried in a webhook to explain the score. */
 const WEBHOOK_EXPLANATION_MAX = 10;
@@ -236,7 +233,7 @@ export class VisitorObject extends DurableObject<Env> {
    */
   private async keepRetention(engine: Engine, site: string, visitor: string, now: number): Promise<void> {
     this.retainedAt = now;
-    const keepMs = engine.rules.site.privacy.retentionDays * DAY_MS;
+    const keepMs = retentionMs(engine);
     const cutoff = now - keepMs;
     if (this.sql.exec("DELETE FROM events WHERE received_at < ?", cutoff).rowsWritten > 0) {
       try {

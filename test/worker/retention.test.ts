@@ -5,7 +5,10 @@
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import { leadKeyOf } from "../../worker/identity/keys.js";
+import { leadName } from "../../worker/identity/lead-object.js";
 import { collectOk, event, pageView, seedRules, siteDoc, uid, visitorStub } from "./support/client.js";
+import { byRule, IDENTITY_SECRET, identitySite, leadByEmail } from "./support/identity.js";
 
 const SITE = "retention-one-day";
 const ORIGIN = "https://www.retention.example";
@@ -78,5 +81,67 @@ describe("privacy.retentionDays", () => {
     expect(after.events).toHaveLength(1);
     expect(after.events).not.toContain(old.id);
     expect(after.ledger).toBe(2);
+  });
+});
+
+describe("privacy.retentionDays for a stitched lead", () => {
+  const identify = (email: string) => event("identify", { email });
+  const leadRows = (stub: DurableObjectStub) => runInDurableObject(stub, (_, state) => ({
+    events: state.storage.sql.exec("SELECT id FROM events ORDER BY id").toArray().map((r) => String(r.id)),
+    ledger: state.storage.sql.exec("SELECT rule FROM ledger ORDER BY seq").toArray().map((r) => String(r.rule)),
+  }));
+  /** Moves the lead's events (or the visitor's) back in time, and makes the instance forget when it last applied the retention. */
+  const age = (stub: DurableObjectStub, ids: string[], at: number) => runInDurableObject(stub, (instance, state) => {
+    for (const id of ids) state.storage.sql.exec("UPDATE events SET received_at = ? WHERE id = ?", at, id);
+    Object.assign(instance as object, { retainedAt: 0, expiresAt: 0 });
+  });
+
+  it("removes the lead's merged events past it, keeps what they earned, and a later merge replays only the kept events on top of it", async () => {
+    const { site, origin } = await identitySite({}, { privacy: { retentionDays: 1 } });
+    const [laptop, phone] = [uid("v"), uid("v")];
+    const email = `ret-${uid("m").toLowerCase()}@acme.example`;
+    // The phone's visit comes first; the laptop identifies the person.
+    const caseStudy = pageView("/customers/x", {}, origin);
+    await collectOk(phone, [caseStudy], { site, origin });
+    const early = [pageView("/pricing", {}, origin), identify(email)];
+    await collectOk(laptop, early, { site, origin });
+    const lead = env.LEAD.get(env.LEAD.idFromName(leadName(site, (await leadKeyOf(IDENTITY_SECRET, site, email))!)));
+    expect((await leadByEmail(site, email))!.scores.total).toBe(1 + 10 + 15);
+
+    // The laptop's events were received two days ago: the lead's alarm removes them, not their points.
+    await age(lead, early.map((e) => e.id), Date.now() - 2 * DAY_MS);
+    expect(await runDurableObjectAlarm(lead)).toBe(true);
+    const aged = await leadRows(lead);
+    expect(aged.events).toEqual([]);
+    expect(aged.ledger).toEqual(["page-view", "pricing", "corporate-email"]);
+    expect((await leadByEmail(site, email))!.scores.total).toBe(1 + 10 + 15);
+
+    // The phone identifies: its case study, received before the laptop's events, makes the lead
+    // replay its history, from what the removed events left.
+    await collectOk(phone, [identify(email)], { site, origin });
+    const merged = (await leadByEmail(site, email))!;
+    expect(merged.visitors.sort()).toEqual([laptop, phone].sort());
+    expect(merged.events).toBe(2);
+    expect(merged.scores.total).toBe(1 + 10 + 15 + 1 + 5);
+    expect(merged.stage).toBe("mql");
+    expect(byRule(merged.explanation.rules)).toMatchObject({ "page-view": [2, 2], pricing: [1, 10], "corporate-email": [1, 15], "case-study": [1, 5] });
+    expect((await leadRows(lead)).ledger).toEqual(["page-view", "pricing", "corporate-email", "page-view", "case-study"]);
+  });
+
+  it("neither keeps nor scores an event that reaches the lead already past it", async () => {
+    const { site, origin } = await identitySite({}, { privacy: { retentionDays: 1 } });
+    const visitor = uid("v");
+    const email = `old-${uid("m").toLowerCase()}@acme.example`;
+    const old = pageView("/customers/old", {}, origin);
+    await collectOk(visitor, [old], { site, origin });
+    // Received three days ago by the visitor, which has not applied the retention since.
+    await runInDurableObject(visitorStub(site, visitor), (_, state) => void state.storage.sql.exec("UPDATE events SET received_at = ? WHERE id = ?", Date.now() - 3 * DAY_MS, old.id));
+    const id = identify(email);
+    await collectOk(visitor, [id], { site, origin });
+    const lead = (await leadByEmail(site, email))!;
+    expect(lead.events).toBe(1);
+    expect(lead.scores.total).toBe(15);
+    const stub = env.LEAD.get(env.LEAD.idFromName(leadName(site, (await leadKeyOf(IDENTITY_SECRET, site, email))!)));
+    expect((await leadRows(stub)).events).toEqual([id.id]);
   });
 });

@@ -11,6 +11,12 @@
  * the lead replay its whole history, so the result is exactly what one device sending the same events
  * at the same times would have got: a capped rule hit on two devices counts once.
  *
+ * Retention (privacy.retentionDays) holds here too: events received before it are removed, and the
+ * state they left is kept as the base a replay starts from (with the ledger entries they earned),
+ * so a later merge replays only the events still kept and the points of the removed ones stay. An
+ * event that reaches the lead already past the retention is neither kept nor scored here (its own
+ * visitor removes it as well).
+ *
  * Stages never move backwards on a merge (a replay that ends lower keeps the stage the lead had; a
  * demotion rule still demotes). Webhooks: each (webhook, stage) is announced once per lead, ever:
  * the `announced` table holds what this lead, or one of its visitors before it was linked, already
@@ -18,11 +24,12 @@
  * alarm with the shared code of worker/webhooks/.
  */
 import { DurableObject } from "cloudflare:workers";
-import { normalizeEvent, type Engine, type EngineEvent, type LedgerEntry, type VisitorState, type WebhookDue, type StageChange, type Explanation } from "../../rules/index.js";
+import { DAY_MS, normalizeEvent, type Engine, type EngineEvent, type LedgerEntry, type VisitorState, type WebhookDue, type StageChange, type Explanation } from "../../rules/index.js";
 import type { Env } from "../env.js";
 import { getEngine } from "../rules-cache.js";
 import { ATTEMPTS_DDL, OUTBOX_DDL, deadLetterKey, listOutbox, requeue, type OutboxMessage } from "../webhooks/deliver.js";
 import { alarmBy, runDelivery } from "../webhooks/alarm.js";
+import { RETENTION_CHECK_MS, retentionMs } from "../retention.js";
 import type { WebhookPayload } from "../webhooks/templates.js";
 import { ownHosts, touchOf, type FirstTouch } from "../first-touch.js";
 import type { WireAction } from "../wire.js";
@@ -95,7 +102,6 @@ export const leadName = (site: string, key: string) => `${site}:lead:${key}`;
 const WEBHOOK_EXPLANATION_MAX = 10;
 /** Clicks on two different links of one mail within this are a link scanner's, not a person's. */
 export const LINK_BURST_MS = 3_000;
-const DAY_MS = 86_400_000;
 
 type SortKey = [number, number, string];
 type Row = Record<string, SqlStorageValue>;
@@ -105,6 +111,9 @@ const before = (a: SortKey, b: SortKey) => a[0] - b[0] || a[1] - b[1] || (a[2] <
 export class LeadObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private delivering: Promise<void> = Promise.resolve();
+  /** When this instance last applied the site's retention, and when its next event expires (see keepRetention). */
+  private retainedAt = 0;
+  private expiresAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -198,7 +207,9 @@ export class LeadObject extends DurableObject<Env> {
       for (const a of input.announced ?? []) this.sql.exec("INSERT OR IGNORE INTO announced (key) VALUES (?)", `${a.webhook}:${a.stage}`);
 
       const fresh: { key: SortKey; event: EngineEvent }[] = [];
+      const cutoff = input.now - retentionMs(engine);
       for (const { event, capturedAt, receivedAt } of input.events) {
+        if (receivedAt < cutoff) continue; // past the retention: its visitor removes it too
         const scored = ownEmailOnly(event, own);
         const { id: eventId, ...body } = scored;
         const stored = this.sql.exec("INSERT OR IGNORE INTO events (id, visitor, type, captured_at, received_at, body) VALUES (?, ?, ?, ?, ?, ?)",
@@ -218,12 +229,16 @@ export class LeadObject extends DurableObject<Env> {
         todo = fresh.sort((a, b) => before(a.key, b.key));
         state = previous;
       } else {
-        // An event older than the last one applied: the whole history again, from scratch.
+        // An event older than the last one applied: the whole history again, from the state the
+        // events past the retention left (from scratch when none was removed).
         todo = this.sql.exec("SELECT id, captured_at, received_at, body FROM events ORDER BY received_at, captured_at, id").toArray()
-          .map((r) => ({ key: [Number(r.received_at), Number(r.captured_at), String(r.id)] as SortKey, event: { id: String(r.id), ...JSON.parse(String(r.body)) } as EngineEvent }));
-        state = engine.initialState(id);
-        this.sql.exec("DELETE FROM ledger");
-        this.sql.exec("DELETE FROM kv WHERE k = 'first_touch'");
+          .map((r) => ({ key: keyOf(r), event: eventOf(r) }));
+        const base = this.get("base_state");
+        state = base === undefined ? engine.initialState(id) : (JSON.parse(base) as VisitorState);
+        this.sql.exec("DELETE FROM ledger WHERE seq > ?", Number(this.get("base_seq") ?? 0));
+        const baseTouch = this.get("base_first_touch");
+        if (baseTouch === undefined) this.sql.exec("DELETE FROM kv WHERE k = 'first_touch'");
+        else this.put("first_touch", baseTouch);
       }
       const dues: { due: WebhookDue; transitions: StageChange[]; event: EngineEvent }[] = [];
       let firstTouch = this.get("first_touch");
@@ -248,6 +263,7 @@ export class LeadObject extends DurableObject<Env> {
       return state;
     });
     if (enqueued > 0) await this.scheduleDelivery(input.now);
+    if (input.now - this.retainedAt >= RETENTION_CHECK_MS) await this.keepRetention(engine, input.now);
     if (changed || this.get("account_due") !== undefined) await this.rollUp(engine, input.site, state, input.now);
     const scores = engine.scores(state, input.now);
     return {
@@ -329,11 +345,52 @@ export class LeadObject extends DurableObject<Env> {
     return out;
   }
 
-  /** Delivers due webhooks (same code and guarantees as the visitor object's alarm). */
+  /** Delivers due webhooks (same code and guarantees as the visitor object's alarm), and applies the retention when an event expires. */
   override async alarm(): Promise<void> {
     const run = this.delivering.then(() => this.deliverNow());
     this.delivering = run.catch(() => undefined);
     await run;
+    const now = Date.now();
+    if (now >= this.expiresAt || now - this.retainedAt >= RETENTION_CHECK_MS) {
+      const site = this.get("site");
+      const engine = site === undefined ? undefined : await getEngine(this.env.RULES, site);
+      if (engine) await this.keepRetention(engine, now);
+    }
+    if (this.expiresAt > now && Number.isFinite(this.expiresAt)) await alarmBy(this.ctx.storage, this.expiresAt);
+  }
+
+  /**
+   * The site's retention: events received before it are removed, after the state they leave (on top
+   * of the last base) is kept as the base replays start from, with the ledger entries they earned
+   * (`base_seq`: the ledger is in the events' order, so theirs come first) and the first touch.
+   * Sets the alarm for the next event to expire.
+   */
+  private async keepRetention(engine: Engine, now: number): Promise<void> {
+    this.retainedAt = now;
+    const keepMs = retentionMs(engine);
+    const key = this.get("key");
+    if (key === undefined) return;
+    this.ctx.storage.transactionSync(() => {
+      const expired = this.sql.exec("SELECT id, captured_at, received_at, body FROM events WHERE received_at < ? ORDER BY received_at, captured_at, id", now - keepMs).toArray();
+      if (expired.length > 0) {
+        const base = this.get("base_state");
+        let state = base === undefined ? engine.initialState(leadId(key)) : (JSON.parse(base) as VisitorState);
+        let firstTouch = this.get("base_first_touch");
+        for (const r of expired) {
+          const event = eventOf(r);
+          state = engine.apply(state, event, Number(r.received_at)).state;
+          if (firstTouch === undefined && event.type === "page_view" && event.path !== undefined) firstTouch = JSON.stringify(touchOf(event, Number(r.received_at), ownHosts(engine)));
+        }
+        this.put("base_state", JSON.stringify(state));
+        if (firstTouch !== undefined) this.put("base_first_touch", firstTouch);
+        const seq = Number(this.sql.exec("SELECT coalesce(max(seq), 0) AS s FROM ledger WHERE event IN (SELECT value FROM json_each(?))", JSON.stringify(expired.map((r) => String(r.id)))).one().s);
+        if (seq > Number(this.get("base_seq") ?? 0)) this.put("base_seq", String(seq));
+        this.sql.exec("DELETE FROM events WHERE received_at < ?", now - keepMs);
+      }
+      const oldest = this.sql.exec("SELECT min(received_at) AS at FROM events").one().at;
+      this.expiresAt = oldest === null ? Number.POSITIVE_INFINITY : Number(oldest) + keepMs + 1;
+    });
+    if (Number.isFinite(this.expiresAt)) await alarmBy(this.ctx.storage, this.expiresAt);
   }
 
   private deliverNow(): Promise<void> {
@@ -402,6 +459,9 @@ function ownEmailOnly(event: EngineEvent, own: string | undefined): EngineEvent 
   const { email: _other, ...rest } = event;
   return rest;
 }
+
+const keyOf = (r: Row): SortKey => [Number(r.received_at), Number(r.captured_at), String(r.id)];
+const eventOf = (r: Row): EngineEvent => ({ id: String(r.id), ...JSON.parse(String(r.body)) }) as EngineEvent;
 
 function ledgerFromRow(r: Row): LedgerEntry {
   const e: LedgerEntry = {

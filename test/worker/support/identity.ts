@@ -11,15 +11,15 @@ export const IDENTITY_SECRET = "test-identity-secret-0123456789abcdef";
 
 export type { AccountSnapshot, LeadSnapshot };
 
-/** A site of its own on two domains (`www` and `shop`), rules from `patch` over a small default journey. */
-export async function identitySite(patch: Partial<RulesInput> = {}): Promise<{ site: string; origin: string; other: string }> {
+/** A site of its own on two domains (`www` and `shop`), rules from `patch` over a small default journey, `siteOptions` over its site section. */
+export async function identitySite(patch: Partial<RulesInput> = {}, siteOptions: Partial<RulesInput["site"]> = {}): Promise<{ site: string; origin: string; other: string }> {
   const site = uid("id").toLowerCase();
   const host = site.replace(/_/g, "-");
   const origin = `https://www.${host}.example`;
   const other = `https://shop.${host}.example`;
   const doc: RulesInput = {
     version: "t1",
-    site: { id: site, origins: [origin, other], stitch: true },
+    site: { id: site, origins: [origin, other], stitch: true, ...siteOptions },
     groups: [{ id: "fit" }, { id: "engagement" }],
     rules: [
       { id: "page-view", on: "page_view", points: 1 },
