@@ -3,7 +3,9 @@
  *
  *   npm run rules -- check FILE                      every error with its JSON path; exit 1 if any
  *   npm run rules -- push FILE [--site ID] [--remote] [--persist-to DIR]
- *                                                    validate, then write to the RULES KV namespace
+ *                                                    validate, then make it the active rules in the RULES KV
+ *                                                    namespace, kept in the history; a version already
+ *                                                    naming other content is refused
  *   npm run rules -- simulate FILE EVENTS.ndjson [--compare OTHER_RULES] [--json]
  *                                                    replay events: final scores and stages per visitor;
  *                                                    with --compare, who would change stage going from
@@ -15,8 +17,11 @@
  *                                                    the signing secret never leaves the worker
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseJsonText, pointAt } from "./json-text.js";
+import { CLI_NOTE, historyKey, OUTSIDE_NOTE, parseRulesText, rulesKey, sameDocument, storedText, versionTakenMessage, type VersionMeta } from "./store.js";
 import { parseRules, type RuleError } from "./validate.js";
 import type { RulesDocument } from "./schema.js";
 import { readEventLines, simulate, compareSimulations, type SimulationLine, type SimulationResult } from "./simulate.js";
@@ -24,7 +29,7 @@ import { readEventLines, simulate, compareSimulations, type SimulationLine, type
 /** Where `npm start` keeps its local KV and Durable Object state. */
 export const LOCAL_STATE_DIR = ".mql-dev/state";
 /** The KV key of a site's rules document. */
-export const rulesKey = (site: string) => `rules:${site}`;
+export { rulesKey };
 
 const USAGE = `usage:
   rules check FILE
@@ -86,6 +91,12 @@ function check(args: string[]): string {
   return `${file}: valid (site ${rules.site.id}, version ${rules.version}, ${n(rules.rules.length, "rule")}, ${n(rules.stages.length, "stage")}, ${n(rules.ctas.length, "CTA")}, ${n(rules.webhooks.length, "webhook")})`;
 }
 
+/**
+ * Validates FILE, then makes it the site's active rules in KV as the admin API does (rules/store.ts):
+ * the outgoing document and this one kept in the history (so the console can roll back to either),
+ * a version already naming other content refused. Four wrangler calls at most: list the history,
+ * read the active document, read the kept document of this version if there is one, write in bulk.
+ */
 function push(args: string[]): string {
   const site = option(args, "--site");
   const persistTo = option(args, "--persist-to") ?? LOCAL_STATE_DIR;
@@ -93,18 +104,52 @@ function push(args: string[]): string {
   const [file] = args;
   if (!file || args.length !== 1) throw new CliError(USAGE);
   const rules = loadRules(file);
-  const doc = site === undefined ? rules : { ...rules, site: { ...rules.site, id: site } };
-  const checked = parseRules(doc);
+  const checked = parseRules(site === undefined ? rules : { ...rules, site: { ...rules.site, id: site } });
   if (!checked.ok) throw new CliError(formatErrors(file, checked.errors));
-  const key = rulesKey(doc.site.id);
+  const doc = checked.rules;
+  const id = doc.site.id;
   const where = remote ? ["--remote"] : ["--local", "--persist-to", persistTo];
-  const run = spawnSync(
-    process.execPath,
-    [wranglerBin(), "kv", "key", "put", "--binding", "RULES", key, JSON.stringify(doc), ...where],
-    { encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true" } },
-  );
-  if (run.status !== 0) throw new CliError(`wrangler kv key put failed:\n${run.stderr || run.stdout}`);
-  return `pushed ${file} as ${key} (version ${doc.version}) to ${remote ? "the remote namespace" : `local KV in ${persistTo}`}`;
+  const kv = (...kvArgs: string[]) => wrangler(["kv", ...kvArgs, "--binding", "RULES", ...where]);
+  const get = (key: string): string | null => {
+    const out = kv("key", "get", key, "--text");
+    return out.trim() === "Value not found" ? null : out;
+  };
+
+  const prefix = historyKey(id, "");
+  const kept = new Set((JSON.parse(kv("key", "list", "--prefix", prefix)) as { name: string }[]).map((k) => k.name.slice(prefix.length)));
+  const activeText = get(rulesKey(id));
+  const active = activeText === null ? null : parseRulesText(activeText);
+  const text = storedText(doc);
+  const sameVersion = kept.has(doc.version) ? get(historyKey(id, doc.version)) : active?.version === doc.version ? storedText(active) : null;
+  if (sameVersion !== null && !sameDocument(sameVersion, text)) {
+    const { message, issue } = versionTakenMessage(doc.version);
+    throw new CliError(`${file}: ${message}\n  ${issue.path}: ${issue.message}`);
+  }
+  const entries: { key: string; value: string; metadata?: VersionMeta }[] = [];
+  if (active !== null && active.version !== doc.version && !kept.has(active.version)) {
+    entries.push({ key: historyKey(id, active.version), value: storedText(active), metadata: { note: OUTSIDE_NOTE, publishedAt: null } });
+  }
+  if (!kept.has(doc.version)) entries.push({ key: historyKey(id, doc.version), value: text, metadata: { note: CLI_NOTE, publishedAt: Date.now() } });
+  entries.push({ key: rulesKey(id), value: text });
+  const dir = mkdtempSync(join(tmpdir(), "mql-push-"));
+  try {
+    const bulk = join(dir, "rules.json");
+    writeFileSync(bulk, JSON.stringify(entries));
+    kv("bulk", "put", bulk);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const previous = active === null ? "" : active.version === doc.version ? ", already active" : `, replacing ${active.version}`;
+  return `pushed ${file} as ${rulesKey(id)} (version ${doc.version}${previous}) to ${remote ? "the remote namespace" : `local KV in ${persistTo}`}; the history keeps ${active !== null && active.version !== doc.version ? "both versions" : "it"}`;
+}
+
+/** Runs wrangler; answers its standard output, or throws with what it printed. */
+function wrangler(args: string[]): string {
+  const run = spawnSync(process.execPath, [wranglerBin(), ...args], {
+    encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true" },
+  });
+  if (run.status !== 0) throw new CliError(`wrangler ${args.slice(0, 3).join(" ")} failed:\n${run.stderr || run.stdout}`);
+  return run.stdout;
 }
 
 function wranglerBin(): string {

@@ -80,6 +80,8 @@ function rulesFile() {
   const origins = [`http://${HOST}:${PORT}`, `http://localhost:${PORT}`];
   if (origins.every((o) => doc.site.origins.includes(o))) return "rules/demo.json";
   doc.site.origins = [...new Set([...doc.site.origins, ...origins])];
+  // Another document, so another version: a version names one document (rules/store.ts).
+  doc.version = `${doc.version}+port${PORT}`;
   delete doc.$schema;
   const copy = join(devDir, "demo.rules.json");
   writeFileSync(copy, JSON.stringify(doc, null, 2));

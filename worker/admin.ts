@@ -11,7 +11,9 @@ import type { Env } from "./env.js";
 import { ApiError } from "./errors.js";
 import { readJson } from "./json-body.js";
 import { eraseLead } from "./identity/erase.js";
-import { forgetRules, getEngine, rulesKey } from "./rules-cache.js";
+import { getEngine, rulesKey } from "./rules-cache.js";
+import { publish, readActive, refuseTakenVersion } from "./rules-history.js";
+import { API_NOTE } from "../rules/store.js";
 
 /** Largest rules document accepted. */
 export const RULES_MAX_BYTES = 512 * 1024;
@@ -65,8 +67,11 @@ admin.put(
     if (result.rules.site.id !== site) {
       throw new ApiError(400, "invalid_rules", `the document is for site "${result.rules.site.id}", not "${site}"`, [{ path: "$.site.id", message: `expected "${site}"` }]);
     }
-    await c.env.RULES.put(rulesKey(site), JSON.stringify(result.rules));
-    forgetRules(site);
+    // Kept in the history like a console publish, so it can be rolled back to; a version already
+    // naming other content is refused (the ledger records versions: one version, one document).
+    const active = await readActive(c.env, site);
+    const kept = await refuseTakenVersion(c.env, site, result.rules, active);
+    await publish(c.env, site, result.rules, active, { note: API_NOTE, publishedAt: Date.now() }, kept !== null);
     return c.json({ ok: true, site, version: result.rules.version, rules: result.rules.rules.length });
   },
 );

@@ -6,6 +6,7 @@
  * stays in service, and a site whose only document is invalid is unknown.
  */
 import { compile, parseRules, type Engine } from "../rules/index.js";
+import { rulesKey } from "../rules/store.js";
 
 /** How long an isolate trusts its compiled rules before rechecking KV. */
 export const RULES_REFRESH_MS = 30_000;
@@ -13,7 +14,7 @@ export const RULES_REFRESH_MS = 30_000;
 const KV_CACHE_TTL_S = 30;
 
 /** The KV key of a site's rules document. */
-export const rulesKey = (site: string) => `rules:${site}`;
+export { rulesKey };
 
 interface Cached {
   engine: Engine | undefined;

@@ -152,6 +152,59 @@ describe("publishing and rolling back", () => {
   });
 });
 
+describe("rules published with PUT /rules or the CLI", () => {
+  it("are kept in the history with the version they replace, and can be rolled back to", async () => {
+    const { site: other, origin: o } = await consoleSite("rvp");
+    const doc = (version: string, gte = 30) => ({ ...consoleRules(other, o), version, stages: consoleRules(other, o).stages.map((s) => (s.id === "mql" ? { id: "mql", when: { all: [{ score: "total", gte }, { identified: true }] } } : s)) });
+    const put = (body: unknown) => adminFetch(`/v1/admin/sites/${other}/rules`, { method: "PUT", body: JSON.stringify(body) });
+    const versions = () => getJson<Versions>(`/v1/admin/sites/${other}/rules/versions`);
+
+    // The active rules were never kept (written to KV directly): rolling back to them says they are active.
+    const first = (await versions()).active;
+    const again = await send<ErrorResponse>("POST", `/v1/admin/sites/${other}/rules/versions/${first}/rollback`, {});
+    expect([again.status, again.body.error.code]).toEqual([409, "already_active"]);
+
+    const before = Date.now();
+    expect((await put(doc("p2", 20))).status).toBe(200);
+    expect((await put(doc("p3", 25))).status).toBe(200);
+    const v = await versions();
+    expect(v.active).toBe("p3");
+    expect(v.versions.map((x) => [x.version, x.active, x.note])).toEqual([
+      ["p3", true, "published with PUT /v1/admin/sites/:site/rules"],
+      ["p2", false, "published with PUT /v1/admin/sites/:site/rules"],
+      [first, false, "published outside the console"],
+    ]);
+    expect(v.versions[0]!.publishedAt).toBeGreaterThanOrEqual(before);
+    expect(v.versions[2]!.publishedAt).toBeNull();
+
+    const back = await send<{ previous: string }>("POST", `/v1/admin/sites/${other}/rules/versions/p2/rollback`, {});
+    expect([back.status, back.body.previous]).toEqual([200, "p3"]);
+    expect((await versions()).active).toBe("p2");
+    // The same document under its own version again is fine: nothing changes.
+    expect((await put(doc("p2", 20))).status).toBe(200);
+    expect((await versions()).versions).toHaveLength(3);
+  });
+
+  it("refuse a version already naming other content, naming $.version, and keep the running rules", async () => {
+    const { site: other, origin: o } = await consoleSite("rvq");
+    const base = { ...consoleRules(other, o), version: "q2" };
+    const put = (body: unknown) => adminFetch(`/v1/admin/sites/${other}/rules`, { method: "PUT", body: JSON.stringify(body) });
+    expect((await put(base)).status).toBe(200);
+    expect((await put({ ...base, version: "q3" })).status).toBe(200);
+    const running = await env.RULES.get(`rules:${other}`);
+    const history = (await env.RULES.list({ prefix: `rules-history:${other}:` })).keys.length;
+    for (const version of ["q2", "q3"]) {
+      const res = await put({ ...base, version, stages: base.stages.map((s) => (s.id === "mql" ? { id: "mql", when: { score: "total", gte: 99 } } : s)) });
+      expect(res.status).toBe(409);
+      const { error } = (await res.json()) as ErrorResponse;
+      expect(error.code).toBe("version_exists");
+      expect(error.issues).toEqual([{ path: "$.version", message: `expected a version other than "${version}" (already published with other content)` }]);
+    }
+    expect(await env.RULES.get(`rules:${other}`)).toBe(running);
+    expect((await env.RULES.list({ prefix: `rules-history:${other}:` })).keys.length).toBe(history);
+  });
+});
+
 describe("bad input changes nothing", () => {
   const table: [string, string, () => unknown, number, string, string][] = [
     ["publish without a note", "/publish", () => withMql(20, "c9"), 400, "invalid_query", "query.note"],

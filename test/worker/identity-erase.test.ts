@@ -93,7 +93,7 @@ describe("erasing a lead", () => {
     const { site, origin } = await identitySite();
     if (!stitch) {
       const rules = await (await adminFetch(`/v1/admin/sites/${site}/rules`)).json() as { site: Record<string, unknown> };
-      const put = await adminFetch(`/v1/admin/sites/${site}/rules`, { method: "PUT", body: JSON.stringify({ ...rules, site: { ...rules.site, origins: [origin], stitch: false } }) });
+      const put = await adminFetch(`/v1/admin/sites/${site}/rules`, { method: "PUT", body: JSON.stringify({ ...rules, version: "t1-no-stitch", site: { ...rules.site, origins: [origin], stitch: false } }) });
       expect(put.status).toBe(200);
     }
     const res = await adminFetch(`/v1/admin/sites/${site}/identity/leads?email=nobody@nowhere.example`);

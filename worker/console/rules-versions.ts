@@ -15,11 +15,11 @@ import type { Env } from "../env.js";
 import { ApiError } from "../errors.js";
 import { parseJson } from "../json-body.js";
 import { forgetRules, rulesKey } from "../rules-cache.js";
+import { keepActive, publish } from "../rules-history.js";
+import { historyKey, OUTSIDE_NOTE, type VersionMeta } from "../../rules/store.js";
 import { index } from "./db.js";
 import { DAY_MS, ID, pathParam, queryInt, queryText } from "./params.js";
 
-/** KV key of one published version. */
-export const historyKey = (site: string, version: string) => `rules-history:${site}:${version}`;
 /** Most recorded events one simulation replays. */
 export const SIMULATION_EVENTS_MAX = 20_000;
 /** Longest look-back of a simulation. */
@@ -29,14 +29,6 @@ export const NOTE_MAX = 200;
 
 const VERSION = /^[\w.:+-]{1,64}$/;
 
-/** What the history keeps about a version besides the document. */
-export interface VersionMeta {
-  note: string;
-  /** When the version was published; null when that is unknown (it went live before the history kept it). */
-  publishedAt: number | null;
-  restoredAt?: number;
-  restoreNote?: string;
-}
 
 function siteOf(c: Context): string {
   return pathParam(c, "site", ID, "expected 1-64 of a-z 0-9 _ -");
@@ -72,20 +64,6 @@ async function activeRules(env: Env, site: string): Promise<RulesDocument> {
   return parsed.rules;
 }
 
-/** The note of a version the history took in after it went live. */
-const OUTSIDE_NOTE = "published outside the console";
-
-/**
- * Keeps the active document in the history if it got there another way (the CLI, a plain PUT), so
- * it can be rolled back to. When it was published is not known: the time of the publish or rollback
- * that replaces it would be the next version's, not its own.
- */
-async function keepActive(env: Env, site: string, active: RulesDocument): Promise<void> {
-  const key = historyKey(site, active.version);
-  if ((await env.RULES.get(key)) !== null) return;
-  const meta: VersionMeta = { note: OUTSIDE_NOTE, publishedAt: null };
-  await env.RULES.put(key, JSON.stringify(active), { metadata: meta });
-}
 
 type Listed = { version: string; active: boolean } & Partial<VersionMeta>;
 
@@ -193,10 +171,7 @@ rulesVersions.post("/v1/admin/sites/:site/rules/publish", limitBody, async (c) =
     throw new ApiError(409, "version_exists", `version "${draft.version}" was already published: give the draft a new version`, [{ path: "$.version", message: `expected a version other than "${draft.version}" (already published)` }]);
   }
   const now = Date.now();
-  await keepActive(c.env, site, active);
-  const meta: VersionMeta = { note: text, publishedAt: now };
-  await c.env.RULES.put(historyKey(site, draft.version), JSON.stringify(draft), { metadata: meta });
-  await activate(c.env, site, draft);
+  await publish(c.env, site, draft, active, { note: text, publishedAt: now }, false);
   return c.json({ ok: true, site, version: draft.version, previous: active.version, note: text, publishedAt: now });
 });
 
@@ -204,10 +179,10 @@ rulesVersions.post("/v1/admin/sites/:site/rules/versions/:version/rollback", asy
   const site = siteOf(c);
   const version = pathParam(c, "version", VERSION, "expected a version: 1-64 of letters, digits . _ : + -");
   const why = note(c, false);
-  const stored = await c.env.RULES.getWithMetadata<VersionMeta>(historyKey(site, version));
-  if (stored.value === null) throw new ApiError(404, "unknown_version", `site "${site}" has no published version "${version}"`);
   const active = await activeRules(c.env, site);
   if (active.version === version) throw new ApiError(409, "already_active", `version "${version}" is the active one`);
+  const stored = await c.env.RULES.getWithMetadata<VersionMeta>(historyKey(site, version));
+  if (stored.value === null) throw new ApiError(404, "unknown_version", `site "${site}" has no published version "${version}"`);
   const now = Date.now();
   await keepActive(c.env, site, active);
   // A version stored without its metadata keeps an unknown publish time, not the rollback's.

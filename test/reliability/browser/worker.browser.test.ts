@@ -41,8 +41,9 @@ beforeAll(async () => {
   });
   // The pages live on the tap's origin: the site's rules allow it, as a site owner adds a domain.
   const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
-  const rules = (await (await fetch(`${stack.base}/v1/admin/sites/demo/rules`, { headers: admin })).json()) as { site: { origins: string[] } };
+  const rules = (await (await fetch(`${stack.base}/v1/admin/sites/demo/rules`, { headers: admin })).json()) as { version: string; site: { origins: string[] } };
   rules.site.origins.push(tap.url);
+  rules.version = `${rules.version}+tap`; // another document, another version
   const put = await fetch(`${stack.base}/v1/admin/sites/demo/rules`, { method: "PUT", headers: { ...admin, "content-type": "application/json" }, body: JSON.stringify(rules) });
   expect(put.status).toBe(200);
   browser = await launch(DESKTOP_USER_AGENT);
