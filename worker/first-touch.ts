@@ -1,6 +1,6 @@
 /**
- * Where a visitor or a lead first came from: the first page view's path, UTM source, medium and
- * campaign, and the referring host. A referrer on one of the site's own hosts is no source: a
+ * Where a visitor or a lead first came from: the first page view's (or tracked email click's) path,
+ * UTM source, medium and campaign, and the referring host. A referrer on one of the site's own hosts is no source: a
  * visitor starts on a page of the site after `mql.reset()` or a cleared device, or continues from
  * another of its domains, and the source would read as the site itself.
  */
@@ -35,7 +35,15 @@ export function ownHosts(engine: Engine): ReadonlySet<string> {
   return hosts;
 }
 
-/** The first touch a page view at `at` makes, for a site whose own hosts are `own`. */
+/**
+ * Whether an event can be a first touch: a page view, or a click on a tracked email link (recorded
+ * by the worker before the landing page's own page view, which then carries no campaign).
+ */
+export function touches(event: EngineEvent): boolean {
+  return (event.type === "page_view" || event.type === "email_click") && event.path !== undefined;
+}
+
+/** The first touch a page view or email click at `at` makes, for a site whose own hosts are `own`. */
 export function touchOf(event: EngineEvent, at: number, own: ReadonlySet<string>): FirstTouch {
   const ft: FirstTouch = { at };
   if (event.path !== undefined) ft.path = event.path;

@@ -9,7 +9,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { EngineEvent, Engine, LedgerEntry, VisitorState, WebhookDue, StageChange, Explanation } from "../rules/index.js";
 import { forgetEventsBefore, forgetInIndex, nextReportAt, reportAll, reportAroundDelivery, reportToIndex, scheduleReport } from "./console/index-writer.js";
 import type { Env } from "./env.js";
-import { ownHosts, touchOf, type FirstTouch } from "./first-touch.js";
+import { ownHosts, touches, touchOf, type FirstTouch } from "./first-touch.js";
 import { belongsToLead, forwardPending, forwardToLead, leadLink } from "./identity/forward.js";
 import { leadId } from "./identity/lead-object.js";
 import { USED_TOKENS_DDL, useOnce } from "./identity/once.js";
@@ -396,13 +396,14 @@ function ledgerFromRow(r: Row): LedgerEntry {
 }
 
 /**
- * The profile after an event: first touch on the first page view (see first-touch.ts), last page on
- * every one (the same object when nothing changed).
+ * The profile after an event: first touch on the first page view or tracked email click (see
+ * first-touch.ts), last page on every page view (the same object when nothing changed).
  */
 function touch(profile: Profile, event: EngineEvent, now: number, own: ReadonlySet<string>): Profile {
-  if (event.type !== "page_view" || event.path === undefined) return profile;
-  if (profile.firstTouch && profile.lastPage === event.path) return profile;
-  const next: Profile = { ...profile, lastPage: event.path };
+  if (!touches(event)) return profile;
+  const page = event.type === "page_view";
+  if (profile.firstTouch && (!page || profile.lastPage === event.path)) return profile;
+  const next: Profile = page ? { ...profile, lastPage: event.path } : { ...profile };
   if (!profile.firstTouch) next.firstTouch = touchOf(event, now, own);
   return next;
 }

@@ -7,7 +7,7 @@
 import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { mintToken } from "../../worker/identity/tokens.js";
-import { adminFetch, BROWSER_UA, nextIp, uid } from "./support/client.js";
+import { adminFetch, BROWSER_UA, collectOk, nextIp, pageView, snapshot, uid } from "./support/client.js";
 import { byRule, IDENTITY_SECRET, identitySite, leadByEmail } from "./support/identity.js";
 
 const PERSON = { "user-agent": BROWSER_UA, "accept-language": "en-GB,en;q=0.9" };
@@ -105,7 +105,32 @@ describe("email clicks", () => {
     expect(await first.json()).toMatchObject({ visitor, continued: "email", stage: "lead" });
     const lead = (await leadByEmail(site, r.email))!;
     expect(lead.visitors).toEqual([visitor]);
+    // The landing browser records the click too: its visitor is scored for it, the lead it joined counts it once.
+    expect(byRule(lead.explanation.rules)).toEqual({ "email-click": [1, 5], "corporate-email": [1, 15] });
+    const landed = await snapshot(site, visitor);
+    expect(byRule(landed.explanation.rules)).toEqual({ "email-click": [1, 5], "corporate-email": [1, 15] });
+    expect(landed.profile.firstTouch).toMatchObject({ path: "/pricing", medium: "email", campaign: "launch" });
     expect((await redeem(claim)).status).toBe(409);
+  });
+
+  it("on a site that does not stitch, credit the click to the browser that lands, with its campaign as first touch", async () => {
+    const { site: own, origin: o } = await identitySite({}, { stitch: false });
+    const email = `${uid("r").toLowerCase()}@acme.example`;
+    const minted = await adminFetch(`/v1/admin/sites/${own}/email-tokens`, { method: "POST", body: JSON.stringify({ campaign: "spring", recipients: [email], links: [`${o}/pricing`] }) });
+    const { recipients: [r] } = (await minted.json()) as Minted;
+    const claim = new URL((await get(r!.links[0]!.href)).headers.get("location")!).searchParams.get("mql_t")!;
+    const visitor = uid("v");
+    const res = await SELF.fetch("https://edge.test/v1/identity/continue", {
+      method: "POST", headers: { origin: o, "content-type": "text/plain", "cf-connecting-ip": nextIp() }, body: JSON.stringify({ site: own, visitor, token: claim }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ visitor, continued: "email", score: { total: 20 } });
+    // The browser's page view follows: the visit's first touch stays the email's.
+    await collectOk(visitor, [pageView("/pricing", {}, o)], { site: own, origin: o });
+    const landed = await snapshot(own, visitor);
+    expect(byRule(landed.explanation.rules)).toMatchObject({ "email-click": [1, 5], "corporate-email": [1, 15], pricing: [1, 10] });
+    expect(landed.identity.email).toBe(email);
+    expect(landed.profile.firstTouch).toMatchObject({ path: "/pricing", medium: "email", campaign: "spring" });
   });
 
   it("redirect to a signed third-party link without any token", async () => {

@@ -31,7 +31,7 @@ import { ATTEMPTS_DDL, OUTBOX_DDL, deadLetterKey, listOutbox, requeue, type Outb
 import { alarmBy, runDelivery } from "../webhooks/alarm.js";
 import { RETENTION_CHECK_MS, retentionMs } from "../retention.js";
 import type { WebhookPayload } from "../webhooks/templates.js";
-import { ownHosts, touchOf, type FirstTouch } from "../first-touch.js";
+import { ownHosts, touches, touchOf, type FirstTouch } from "../first-touch.js";
 import type { WireAction } from "../wire.js";
 import { accountOf, accountStub, type MemberReport } from "./accounts.js";
 import { normaliseEmail } from "./keys.js";
@@ -184,9 +184,7 @@ export class LeadObject extends DurableObject<Env> {
       this.sql.exec("INSERT INTO clicks (mail, href, at) VALUES (?, ?, ?)", input.mail, input.url, input.now);
       if (burst) return "burst";
     }
-    const captured = { id: input.id, type: input.kind === "open" ? "email_open" as const : "email_click" as const, email, props: { campaign: input.campaign }, ...(input.url ? { url: input.url } : {}) };
-    const event = normalizeEvent(captured);
-    event.query = { utm_medium: "email", utm_campaign: input.campaign, ...event.query };
+    const event = emailSignalEvent(input.kind, input.id, email, input.campaign, input.url);
     await this.ingest({ site: input.site, lead: input.lead, email, events: [{ event, capturedAt: input.now, receivedAt: input.now }], now: input.now });
     return "recorded";
   }
@@ -247,7 +245,7 @@ export class LeadObject extends DurableObject<Env> {
         state = result.state;
         for (const e of result.entries) this.insertLedger(e);
         for (const due of result.webhooks) dues.push({ due, transitions: result.transitions, event });
-        if (firstTouch === undefined && event.type === "page_view" && event.path !== undefined) {
+        if (firstTouch === undefined && touches(event)) {
           firstTouch = JSON.stringify(touchOf(event, key[0], ownHosts(engine)));
           this.put("first_touch", firstTouch);
         }
@@ -379,7 +377,7 @@ export class LeadObject extends DurableObject<Env> {
         for (const r of expired) {
           const event = eventOf(r);
           state = engine.apply(state, event, Number(r.received_at)).state;
-          if (firstTouch === undefined && event.type === "page_view" && event.path !== undefined) firstTouch = JSON.stringify(touchOf(event, Number(r.received_at), ownHosts(engine)));
+          if (firstTouch === undefined && touches(event)) firstTouch = JSON.stringify(touchOf(event, Number(r.received_at), ownHosts(engine)));
         }
         this.put("base_state", JSON.stringify(state));
         if (firstTouch !== undefined) this.put("base_first_touch", firstTouch);
@@ -448,6 +446,16 @@ export class LeadObject extends DurableObject<Env> {
     return this.sql.exec("INSERT OR IGNORE INTO outbox (id, key, webhook, target, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
       msg, `lead:${key}`, due.webhook, due.target, JSON.stringify(payload), now, now).rowsWritten > 0;
   }
+}
+
+/**
+ * An email open or click as it is scored: the recipient's address, the campaign as its UTM medium
+ * and campaign (rules on `utm.medium` match it as a tracked link's), the link for a click.
+ */
+export function emailSignalEvent(kind: "open" | "click", id: string, email: string, campaign: string, url?: string): EngineEvent {
+  const event = normalizeEvent({ id, type: kind === "open" ? "email_open" : "email_click", email, props: { campaign }, ...(url ? { url } : {}) });
+  event.query = { utm_medium: "email", utm_campaign: campaign, ...event.query };
+  return event;
 }
 
 /**

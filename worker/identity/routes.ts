@@ -22,7 +22,8 @@ import { getEngine } from "../rules-cache.js";
 import { jsonBody } from "../json-body.js";
 import { leadStub } from "./forward.js";
 import { base64url, identitySecret } from "./keys.js";
-import { leadId } from "./lead-object.js";
+import { emailSignalEvent, leadId } from "./lead-object.js";
+import type { BatchInput } from "../visitor-object.js";
 import { mailScanner } from "./mail-scanners.js";
 import { mintToken, refusalMessage, verifyToken, type Purpose, type Refusal } from "./tokens.js";
 
@@ -136,7 +137,9 @@ identity.on(["GET", "HEAD"], "/v1/e/click/:token", async (c) => {
   const target = new URL(href);
   // The claim goes only to the site's own pages: a third-party landing page never sees it.
   if (engine && allowedOrigin(engine, target.origin)) {
-    target.searchParams.set(TOKEN_PARAM, await mintToken(secret, "claim", site, { c: campaign, r: lead }, { ttlS: CLAIM_TTL_S, now, once: true }));
+    // The click's id and link go with the claim: the landing browser records the same click (its
+    // visitor is scored for it; a lead it joins counts it once, by its id).
+    target.searchParams.set(TOKEN_PARAM, await mintToken(secret, "claim", site, { c: campaign, r: lead, e: id, u: href }, { ttlS: CLAIM_TTL_S, now, once: true }));
   }
   return redirect(target.href, headers);
 });
@@ -204,14 +207,18 @@ identity.post("/v1/identity/continue", small, async (c) => {
   if (purpose === "claim") {
     const checked = await verifyToken(secret, body.token, "claim", { now, site: body.site });
     if (!checked.ok) throw tokenRefused(checked.reason, "$.token");
-    const { r: lead, n, exp } = checked.claims;
+    const { c: campaign, r: lead, e: click, u: href, n, exp } = checked.claims;
     const stub = leadStub(c.env, body.site, lead);
     if (!(await stub.useToken(n!, exp, now))) throw new ApiError(409, "token_used", "$.token: this token was already used", [{ path: "$.token", message: "expected a token not used before" }]);
     const email = await stub.address();
     if (email === null) throw new ApiError(410, "unknown_lead", "$.token: the recipient of this link is no longer known", [{ path: "$.token", message: "the lead was erased" }]);
-    // The landing browser says who it is the way a form would: an identify event, which links it to the lead.
+    // The landing browser records the click that brought it (the page's own view carries no
+    // campaign), then says who it is the way a form would: an identify event, which links it to the lead.
+    const events: BatchInput["events"] = [];
+    if (click !== undefined) events.push({ event: emailSignalEvent("click", click, email, campaign, href), capturedAt: now });
+    events.push({ event: { id: `claim_${n}`, type: "identify", email }, capturedAt: now });
     const visitor = c.env.VISITOR.get(c.env.VISITOR.idFromName(`${body.site}:${body.visitor}`));
-    const answer = await visitor.collect({ site: body.site, visitor: body.visitor, page: undefined, events: [{ event: { id: `claim_${n}`, type: "identify", email }, capturedAt: now }], now });
+    const answer = await visitor.collect({ site: body.site, visitor: body.visitor, page: undefined, events, now });
     return c.json({ visitor: body.visitor, continued: "email", lead: leadId(lead), stage: answer.visitor.stage, score: answer.visitor.score, actions: answer.actions }, 200, cors);
   }
   throw tokenRefused("malformed", "$.token");

@@ -37,7 +37,8 @@ export interface BaseClaims {
 export interface PurposeClaims {
   open: { c: string; r: string };
   click: { c: string; r: string; u: string[] };
-  claim: { c: string; r: string };
+  /** `e` and `u`: the email click that made the claim (its event id and link), so the landing browser records the same click. */
+  claim: { c: string; r: string; e?: string; u?: string };
   xd: { v: string; aud: string };
 }
 
