@@ -4,6 +4,8 @@ import { h, svg } from "./app.js";
 const ROW = 22;
 const LABEL_W = 170;
 const WIDTH = 640;
+/** Width of a character of the charts' 11 px text, generously (digits and lower case are narrower). */
+const CHAR_W = 6.2;
 
 /**
  * Horizontal bars, one group per item: items are { label, values: [n, ...], note? }; `series`
@@ -13,7 +15,10 @@ export function barChart(items, { series = [""], format = (v) => String(v), max 
   const top = Math.max(max ?? 0, ...items.flatMap((i) => i.values), 1);
   const groupH = ROW * series.length + 8;
   const height = items.length * groupH + (series.length > 1 ? 24 : 4);
-  const scale = (v) => Math.max(0, (v / top) * (WIDTH - LABEL_W - 90));
+  // Room right of the longest bar for its value and note: 11 px text is about 6 px a character.
+  const written = Math.max(...items.flatMap((i) => i.values.map((v, k) => format(v, k).length + (i.note && k === i.values.length - 1 ? i.note.length + 3 : 0))), 4);
+  const room = Math.min(WIDTH - LABEL_W - 120, written * CHAR_W + 16);
+  const scale = (v) => Math.max(0, (v / top) * (WIDTH - LABEL_W - room));
   const legend = series.length > 1
     ? series.map((name, k) => svg("g", {}, svg("rect", { x: LABEL_W + k * 110, y: 4, width: 12, height: 12, class: k ? "bar alt" : "bar" }), svg("text", { x: LABEL_W + k * 110 + 16, y: 14 }, name)))
     : [];

@@ -92,8 +92,17 @@ export function lineOfPath(text, path) {
   }
 }
 
-/** The next version for a draft: today's date and a counter ("2026-12-04.1", then ".2"), never one of `taken`. */
+/**
+ * The next version for a draft: today's date and a counter ("2026-12-04.1", then ".2"), past every
+ * counter of today's versions taken (".9" taken: ".10", not a gap below it), never one of `taken`.
+ */
 export function nextVersion(taken, now = new Date()) {
   const day = now.toISOString().slice(0, 10);
-  for (let n = 1; ; n++) if (!taken.includes(`${day}.${n}`)) return `${day}.${n}`;
+  let n = 0;
+  for (const v of taken) {
+    const m = v.startsWith(`${day}.`) ? /^(\d+)/.exec(v.slice(day.length + 1)) : null;
+    if (m) n = Math.max(n, Number(m[1]));
+  }
+  for (n++; taken.includes(`${day}.${n}`); n++);
+  return `${day}.${n}`;
 }

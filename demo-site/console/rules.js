@@ -70,7 +70,7 @@ export async function rulesView() {
       return false;
     }
     showErrors([]);
-    say("ok", `Valid: version ${r.version}, ${r.rules} rules, stages ${r.stages.join(" → ")}.`);
+    say("ok", `Valid: ${r.rules} rules, stages ${r.stages.join(" → ")}. Publish makes it version ${versionInput.value.trim() || r.version}.`);
     return true;
   }
 
@@ -84,7 +84,7 @@ export async function rulesView() {
       const emailOf = new Map(r.changes.map((c) => [c.visitor, c.email]));
       simulation.replaceChildren(
         h("h2", {}, `Simulation over the last ${r.days} days`),
-        h("p", { class: "muted" }, `${r.events} recorded events of ${r.visitors} visitors replayed through the active rules (${r.current.version}) and the draft (${r.draft.version}).${r.truncated ? " Only the oldest events fitted: narrow the period." : ""}`),
+        h("p", { class: "muted" }, `${r.events} recorded events of ${r.visitors} visitors replayed through the active rules (${r.current.version}) and the draft.${r.truncated ? " Only the oldest events fitted: narrow the period." : ""}`),
         barChart(stages.map((s) => ({ label: s, values: [r.current.reached[s] ?? 0, r.draft.reached[s] ?? 0] })), { series: ["active", "draft"] }),
         moved.length === 0 ? h("p", { id: "simulation-none" }, "No visitor would change stage.")
           : h("table", { id: "simulation-moves" }, h("thead", {}, h("tr", {}, h("th", {}, "Stage"), h("th", {}, "Would enter"), h("th", {}, "Would leave"))),

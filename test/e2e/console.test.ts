@@ -213,6 +213,9 @@ describe("the console", () => {
     await page.waitForSelector("#funnel-steps svg");
     // Each step's note is set apart from its count (SVG would collapse plain spaces: "2 67 % of previous").
     expect(await page.locator("#funnel-steps tspan.note").first().textContent()).toMatch(/^\d+\u00a0% of previous, \d+\u00a0% of all$/);
+    // Every count and note ends inside the chart, however long its bar.
+    const past = await page.$$eval("#funnel-steps svg text", (texts) => texts.map((t) => (t as SVGGraphicsElement).getBBox()).filter((b) => b.x + b.width > 640).length);
+    expect(past).toBe(0);
     await page.fill("input[aria-label=from]", "2020-01-01");
     await page.fill("input[aria-label=to]", "2020-01-31");
     await page.click("text=Apply dates");

@@ -30,7 +30,7 @@ describe("feedback through the API", () => {
   let site: string;
   const who: Record<string, string> = {};
   interface Precision {
-    overall: { accepted: number; rejected: number; precision: number };
+    overall: { accepted: number; rejected: number; precision: number | null };
     rules: { rule: string; description: string; accepted: number; rejected: number; precision: number }[];
     feedback: { visitor: string; email: string; stage: string; verdict: string; reason: string | null; by: string | null }[];
   }
@@ -45,6 +45,12 @@ describe("feedback through the API", () => {
   });
 
   const post = (body: unknown) => send<{ ok: boolean; visitor: string; stage: string; verdict: string } & ErrorResponse>("POST", `/v1/admin/sites/${site}/feedback`, body);
+
+  it("has no precision before the first verdict (not 0 %)", async () => {
+    const p = await getJson<Precision>(`/v1/admin/sites/${site}/feedback`);
+    expect(p.overall).toEqual({ accepted: 0, rejected: 0, precision: null });
+    expect(p.rules).toEqual([]);
+  });
 
   it("takes a verdict from the console on the lead's furthest qualified stage", async () => {
     const res = await post({ visitor: who.ana, verdict: "accepted", by: "console" });
@@ -84,11 +90,11 @@ describe("feedback through the API", () => {
     expect(lead.feedback).toEqual([expect.objectContaining({ stage: "sql", verdict: "accepted", by: "crm" })]);
   });
 
-  it.each<[string, () => unknown, number, string, string | undefined]>([
+  it.each<[string, () => unknown, number, string, string | undefined, RegExp?]>([
     ["no verdict", () => ({ visitor: who.ana }), 400, "invalid_body", "$.verdict"],
     ["a verdict of maybe", () => ({ visitor: who.ana, verdict: "maybe" }), 400, "invalid_body", "$.verdict"],
-    ["both visitor and email", () => ({ visitor: who.ana, email: "ana@helios.example", verdict: "accepted" }), 400, "invalid_body", "$.visitor"],
-    ["neither visitor nor email", () => ({ verdict: "accepted" }), 400, "invalid_body", "$.visitor"],
+    ["both visitor and email", () => ({ visitor: who.ana, email: "ana@helios.example", verdict: "accepted" }), 400, "invalid_body", "$.visitor", /not both/],
+    ["neither visitor nor email", () => ({ verdict: "accepted" }), 400, "invalid_body", "$.visitor", /expected the visitor id or the lead's email/],
     ["a malformed visitor id", () => ({ visitor: "x", verdict: "accepted" }), 400, "invalid_body", "$.visitor"],
     ["a malformed email", () => ({ email: "not-an-email", verdict: "accepted" }), 400, "invalid_body", "$.email"],
     ["a stage sales do not judge", () => ({ visitor: who.ana, verdict: "accepted", stage: "lead" }), 400, "invalid_body", "$.stage"],
@@ -98,11 +104,12 @@ describe("feedback through the API", () => {
     ["an email nobody has", () => ({ email: "nobody@nowhere.example", verdict: "accepted" }), 404, "unknown_lead", undefined],
     ["a lead that is not qualified", () => ({ visitor: who.eve, verdict: "rejected" }), 409, "not_qualified", undefined],
     ["a stage the lead never reached", () => ({ visitor: who.ana, verdict: "accepted", stage: "sql" }), 409, "not_qualified", undefined],
-  ])("refuses %s (%i %s) and stores nothing", async (_, body, status, code, field) => {
+  ])("refuses %s (%i %s) and stores nothing", async (_, body, status, code, field, message) => {
     const before = await indexRows("feedback", site);
     const res = await post(body());
     expect(res.status).toBe(status);
     expect(res.body.error.code).toBe(code);
+    if (message) expect(res.body.error.message).toMatch(message);
     if (field) expect(res.body.error.issues?.[0]?.path).toBe(field);
     expect(await indexRows("feedback", site)).toBe(before);
   });

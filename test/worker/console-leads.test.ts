@@ -183,6 +183,9 @@ describe("bad input", () => {
     expect(body.error.code).toBe(code);
     expect(body.error.issues?.[0]?.path).toBe(field);
     expect(body.error.issues?.[0]?.message).toMatch(/^expected/);
+    // The message names the field, what was given and what was expected.
+    expect(body.error.message.startsWith(`${field}: `)).toBe(true);
+    expect(body.error.message).toContain(body.error.issues![0]!.message);
   });
 
   it.each([

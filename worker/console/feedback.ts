@@ -39,8 +39,11 @@ export const feedback = new Hono<{ Bindings: Env }>();
 feedback.post("/v1/admin/sites/:site/feedback", async (c) => {
   const { site, engine } = await siteEngine(c);
   const body = await jsonBody(c, FeedbackSchema, FEEDBACK_BODY_MAX_BYTES);
-  if ((body.visitor === undefined) === (body.email === undefined)) {
+  if (body.visitor !== undefined && body.email !== undefined) {
     throw new ApiError(400, "invalid_body", "$.visitor: give the visitor id or the email, not both", [{ path: "$.visitor", message: "expected exactly one of visitor or email" }]);
+  }
+  if (body.visitor === undefined && body.email === undefined) {
+    throw new ApiError(400, "invalid_body", "$.visitor: expected the visitor id or the lead's email (as $.email)", [{ path: "$.visitor", message: "expected exactly one of visitor or email" }]);
   }
   const judged = judgedStages(engine);
   if (body.stage !== undefined && !judged.includes(body.stage)) {
@@ -75,7 +78,7 @@ feedback.get("/v1/admin/sites/:site/feedback", async (c) => {
   const describe = new Map(engine.rules.rules.map((r) => [r.id, r.description ?? r.id]));
   return c.json({
     site, from, to,
-    overall: { accepted, rejected: latest.length - accepted, precision: latest.length === 0 ? 0 : Math.round((accepted / latest.length) * 10_000) / 10_000 },
+    overall: { accepted, rejected: latest.length - accepted, precision: latest.length === 0 ? null : Math.round((accepted / latest.length) * 10_000) / 10_000 },
     rules: rulePrecision(judged).map((r) => ({ ...r, description: describe.get(r.rule) ?? r.rule })),
     feedback: rows.results.map((r) => ({ visitor: r.visitor, email: r.email, company: r.company, stage: r.stage, verdict: r.verdict, reason: r.reason, by: r.by, at: r.at })),
   });

@@ -22,7 +22,7 @@ function bad(path: string, message: string, code = "invalid_query"): ApiError {
 /** A path parameter matching `pattern`. */
 export function pathParam(c: Context, name: string, pattern: RegExp, expected: string): string {
   const value = c.req.param(name) ?? "";
-  if (!pattern.test(value)) throw new ApiError(400, `invalid_${name}`, `"${value}" is not a ${name} id`, [{ path: name, message: expected }]);
+  if (!pattern.test(value)) throw new ApiError(400, `invalid_${name}`, `${name}: "${value}" is not valid: ${expected}`, [{ path: name, message: expected }]);
   return value;
 }
 
