@@ -83,9 +83,20 @@ function flag(args: string[], name: string): boolean {
   return i >= 0;
 }
 
+/**
+ * The positional arguments of `command` once its options are taken: exactly `names` of them, or a
+ * usage error saying what is wrong (an unknown option, a missing or an extra argument).
+ */
+function positional(command: string, args: string[], names: string[]): string[] {
+  const unknown = args.find((a) => a.startsWith("--"));
+  if (unknown !== undefined) throw new CliError(`rules ${command}: unknown option ${unknown}\n${USAGE}`);
+  if (args.length < names.length) throw new CliError(`rules ${command}: missing ${names.slice(args.length).join(" and ")}\n${USAGE}`);
+  if (args.length > names.length) throw new CliError(`rules ${command}: unexpected argument ${JSON.stringify(args[names.length])}\n${USAGE}`);
+  return args;
+}
+
 function check(args: string[]): string {
-  const [file] = args;
-  if (!file || args.length !== 1) throw new CliError(USAGE);
+  const [file] = positional("check", args, ["FILE"]) as [string];
   const rules = loadRules(file);
   const n = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
   return `${file}: valid (site ${rules.site.id}, version ${rules.version}, ${n(rules.rules.length, "rule")}, ${n(rules.stages.length, "stage")}, ${n(rules.ctas.length, "CTA")}, ${n(rules.webhooks.length, "webhook")})`;
@@ -101,8 +112,7 @@ function push(args: string[]): string {
   const site = option(args, "--site");
   const persistTo = option(args, "--persist-to") ?? LOCAL_STATE_DIR;
   const remote = flag(args, "--remote");
-  const [file] = args;
-  if (!file || args.length !== 1) throw new CliError(USAGE);
+  const [file] = positional("push", args, ["FILE"]) as [string];
   const rules = loadRules(file);
   const checked = parseRules(site === undefined ? rules : { ...rules, site: { ...rules.site, id: site } });
   if (!checked.ok) throw new CliError(formatErrors(file, checked.errors));
@@ -169,8 +179,7 @@ function table(result: SimulationResult): string {
 function simulateCommand(args: string[]): string {
   const other = option(args, "--compare");
   const json = flag(args, "--json");
-  const [file, eventsFile] = args;
-  if (!file || !eventsFile || args.length !== 2) throw new CliError(USAGE);
+  const [file, eventsFile] = positional("simulate", args, ["FILE", "EVENTS.ndjson"]) as [string, string];
   const rules = loadRules(file);
   let lines: SimulationLine[];
   try {
@@ -268,7 +277,7 @@ export function main(argv: string[]): number {
       : command === "push" ? push(args)
       : command === "simulate" ? simulateCommand(args)
       : undefined;
-    if (out === undefined) throw new CliError(USAGE);
+    if (out === undefined) throw new CliError(`${command === undefined ? "rules: expected a command" : `rules: unknown command ${JSON.stringify(command)}`}: check, push, simulate or email-links\n${USAGE}`);
     console.log(out);
     return 0;
   } catch (e) {

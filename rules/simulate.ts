@@ -9,7 +9,11 @@ import { EngineEventSchema } from "./event.js";
 import { normalizeEvent } from "./normalize.js";
 import type { RulesDocument } from "./schema.js";
 import type { VisitorState } from "./state.js";
+import { parseJsonText } from "./json-text.js";
 import { flattenIssues } from "./validate.js";
+
+/** Problems of an events file listed at most; the rest are counted. */
+const BAD_LINES_SHOWN = 20;
 
 /** One recorded event: whose, when (ms since the epoch or ISO 8601), and the event (id optional). */
 export const SimulationLineSchema = z.strictObject({
@@ -19,25 +23,30 @@ export const SimulationLineSchema = z.strictObject({
 });
 export type SimulationLine = z.infer<typeof SimulationLineSchema>;
 
-/** Parses NDJSON (one line per event; blank lines skipped), or throws naming the line and field. */
+/** Parses NDJSON (one line per event; blank lines skipped), or throws listing every bad line with its field (the first 20). */
 export function readEventLines(ndjson: string): SimulationLine[] {
   const out: SimulationLine[] = [];
+  const bad: string[] = [];
   const lines = ndjson.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const text = lines[i]!.trim();
     if (text === "") continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (e) {
-      throw new Error(`line ${i + 1}: not valid JSON: ${(e as Error).message}`);
+    const json = parseJsonText(text);
+    if (!json.ok) {
+      bad.push(`line ${i + 1}, column ${json.error.column}: not valid JSON: ${json.error.reason}`);
+      continue;
     }
-    const parsed = SimulationLineSchema.safeParse(value);
+    const parsed = SimulationLineSchema.safeParse(json.value);
     if (!parsed.success) {
-      const first = flattenIssues(parsed.error.issues)[0]!;
-      throw new Error(`line ${i + 1}: ${first.path}: ${first.message}`);
+      for (const issue of flattenIssues(parsed.error.issues)) bad.push(`line ${i + 1}: ${issue.path}: ${issue.message}`);
+      continue;
     }
     out.push(parsed.data);
+  }
+  if (bad.length > 0) {
+    const shown = bad.slice(0, BAD_LINES_SHOWN);
+    const more = bad.length > shown.length ? [`... and ${bad.length - shown.length} more`] : [];
+    throw new Error(`${bad.length} problem${bad.length > 1 ? "s" : ""}:\n${[...shown, ...more].map((l) => `  ${l}`).join("\n")}`);
   }
   return out;
 }

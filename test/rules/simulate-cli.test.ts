@@ -59,6 +59,37 @@ describe("rules simulate", () => {
     expect(json.changes).toEqual([{ visitor: "tom", from: "lead", to: "mql", totalFrom: -17.82, totalTo: 52.18 }]);
   });
 
+  it("lists every bad line of an events file, with its field or its JSON column, and scores nothing", () => {
+    const lines = readFileSync(EVENTS, "utf8").trim().split("\n");
+    lines.splice(1, 0, '{"visitor":"x","at":1,"event":{"type":"nope"}}');
+    lines.splice(4, 0, '{"visitor":"y",');
+    lines.push('{"visitor":"z","at":-5,"event":{"type":"page_view","url":"https://www.northwind.example/"}}');
+    const file = join(dir, "bad.ndjson");
+    writeFileSync(file, lines.join("\n"));
+    const { code, out, err } = run(["simulate", "rules/demo.json", file]);
+    expect(code).toBe(1);
+    expect(out).toBe("");
+    expect(err.split("\n")).toEqual([
+      `${file}: 3 problems:`,
+      expect.stringMatching(/^ {2}line 2: \$\.event\.type: .*expected one of "page_view"/),
+      "  line 5, column 16: not valid JSON: expected a property name in double quotes, found the end of the text",
+      expect.stringMatching(new RegExp(`^ {2}line ${lines.length}: \\$\\.at: `)),
+    ]);
+  });
+
+  it.each([
+    [["chek", "rules/demo.json"], 'rules: unknown command "chek": check, push, simulate or email-links'],
+    [[], "rules: expected a command: check, push, simulate or email-links"],
+    [["simulate", "rules/demo.json", EVENTS, "--jsn"], "rules simulate: unknown option --jsn"],
+    [["simulate", "rules/demo.json"], "rules simulate: missing EVENTS.ndjson"],
+    [["check", "rules/demo.json", "rules/other.json"], 'rules check: unexpected argument "rules/other.json"'],
+  ])("says what is wrong with %j before the usage, exit 1", (argv, first) => {
+    const { code, err } = run(argv);
+    expect(code).toBe(1);
+    expect(err.split("\n")[0]).toBe(first);
+    expect(err).toContain("usage:");
+  });
+
   it("refuses a missing events file with its name, exit 1", () => {
     const { code, err } = run(["simulate", "rules/demo.json", join(dir, "nope.ndjson")]);
     expect(code).toBe(1);
