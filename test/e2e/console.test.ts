@@ -162,9 +162,11 @@ describe("the console", () => {
     expect(after.versions.find((v) => v.active)).toMatchObject({ note: "MQL from 30 points" });
     expect(after.versions.some((v) => v.version === before.active && !v.active)).toBe(true);
     expect(await page.locator(`#rules-versions tr[data-version="${after.active}"]`).textContent()).toContain("active");
-    // The seeded version went live before the history: its publish time is unknown, not the new version's.
-    expect(after.versions.find((v) => v.version === before.active)).toMatchObject({ publishedAt: null });
-    expect(await page.locator(`#rules-versions tr[data-version="${before.active}"]`).textContent()).toContain("before history");
+    // npm start pushed the seeded version with the CLI: the history has it, with its own time and how it came.
+    const seeded = after.versions.find((v) => v.version === before.active)!;
+    expect(seeded.note).toBe("pushed with npm run rules -- push");
+    expect(seeded.publishedAt).toBeLessThan(after.versions.find((v) => v.active)!.publishedAt!);
+    expect(await page.locator(`#rules-versions tr[data-version="${before.active}"]`).textContent()).toContain("pushed with npm run rules -- push");
   });
 
   it("takes sales' verdict on the lead and shows the rules' precision", async () => {
