@@ -176,7 +176,14 @@
     // The stage names and thresholds drawn on the bars come from the rules (admin API, DEMO ONLY).
     var rulesReady = rules ? Promise.resolve() : api("/v1/admin/sites/" + site + "/rules", true).then(function (r) { rules = r; }, function () {});
     return rulesReady
-      .then(function () { return snapshot(site, id); })
+      .then(function () {
+        // A browser sending Global Privacy Control to a site that honours it is never stored: nothing to ask for.
+        if (navigator.globalPrivacyControl === true && !(rules && rules.site && rules.site.privacy && rules.site.privacy.honorGpc === false)) {
+          $("[data-id]").textContent = "Global Privacy Control is on: this browser is not scored";
+          return null;
+        }
+        return snapshot(site, id);
+      })
       .then(function (s) {
         if (s) renderSnapshot(s);
       })
