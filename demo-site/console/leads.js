@@ -54,7 +54,8 @@ export async function leadsView() {
         onclick: () => { state.order = state.sort === key && state.order === "desc" ? "asc" : state.sort === key ? "desc" : key === "company" || key === "source" ? "asc" : "desc"; state.sort = key; load(); } }, label)
       : label)));
     const rows = data.leads.map((l) => h("tr", { class: "clickable", "data-visitor": l.visitor, onclick: () => (location.hash = `#/lead/${encodeURIComponent(l.visitor)}`) },
-      h("td", {}, h("a", { href: `#/lead/${encodeURIComponent(l.visitor)}` }, l.email || l.visitor), l.company ? h("div", { class: "muted" }, l.company) : null),
+      h("td", {}, h("a", { href: `#/lead/${encodeURIComponent(l.visitor)}` }, l.email || l.visitor), l.company ? h("div", { class: "muted" }, l.company) : null,
+        l.lead ? h("div", { class: "muted person", title: "This browser belongs to a lead: one person across browsers, whose stage and score drive webhooks" }, `person: ${(l.lead.stage ?? "?").toUpperCase()} · ${l.lead.total ?? "?"}`) : null),
       h("td", {}, stagePill(l.stage)),
       h("td", { class: "num" }, String(l.scores.total)), h("td", { class: "num" }, String(l.scores.fit)), h("td", { class: "num" }, String(l.scores.engagement)),
       h("td", {}, l.source, l.medium ? h("span", { class: "muted" }, ` / ${l.medium}`) : null),
@@ -141,7 +142,8 @@ export async function leadView(visitor) {
     h("div", { class: "card" },
       h("h1", {}, l.email || l.visitor, " ", stagePill(l.stage)),
       h("p", { class: "muted" }, [l.company, `visitor ${l.visitor}`, `first seen ${when(l.firstSeen)}`, `last seen ${when(l.lastSeen)}`, `${l.events} events`].filter(Boolean).join(" · ")),
-      h("p", {}, `Came from ${l.source}`, l.medium ? ` / ${l.medium}` : "", l.campaign ? ` (campaign ${l.campaign})` : "", l.landing ? `, landed on ${l.landing}` : "")),
+      h("p", {}, `Came from ${l.source}`, l.medium ? ` / ${l.medium}` : "", l.campaign ? ` (campaign ${l.campaign})` : "", l.landing ? `, landed on ${l.landing}` : ""),
+      l.lead ? h("p", { id: "person" }, `This browser is one of a person's: lead ${l.lead.id}, ${(l.lead.stage ?? "?").toUpperCase()} with ${l.lead.total ?? "?"} points over all their browsers (what stages and webhooks go by). The score below is this browser's own.`) : null),
     h("div", { class: "grid2" },
       h("div", { class: "card", id: "explanation" },
         h("h2", {}, "Why this score"),

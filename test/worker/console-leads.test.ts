@@ -7,7 +7,8 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SELF } from "cloudflare:test";
-import { adminFetch, collectOk, pageView, uid, visitorStub, type ErrorResponse } from "./support/client.js";
+import { adminFetch, collectOk, event, pageView, uid, visitorStub, type ErrorResponse } from "./support/client.js";
+import { identitySite, leadByEmail } from "./support/identity.js";
 import { consoleSite, getJson, indexRows, play, reported } from "./console-support.js";
 import { INDEX_EVENTS_PER_REPORT, INDEX_FLUSH_DELAY_MS } from "../../worker/console/index-writer.js";
 import type { Lead } from "../../worker/console/leads.js";
@@ -144,11 +145,36 @@ describe("GET /v1/admin/sites/:site/leads.csv", () => {
     expect(res.headers.get("content-type")).toMatch(/^text\/csv/);
     expect(res.headers.get("content-disposition")).toMatch(/^attachment; filename="leads-/);
     const lines = (await res.text()).trimEnd().split("\r\n");
-    expect(lines[0]).toBe("visitor,stage,total,fit,engagement,email,company,source,medium,campaign,landing_page,first_seen,last_seen,events");
+    expect(lines[0]).toBe("visitor,stage,total,fit,engagement,email,company,source,medium,campaign,landing_page,first_seen,last_seen,events,lead,lead_stage,lead_total");
     expect(lines).toHaveLength(4);
     expect(lines[1]).toContain(`${who.cid},lead,2,0,2,cid@gmail.com,`);
     expect(lines[1]).toContain(`"'=HYPERLINK(""http://evil.example"")"`);
     expect(lines[2]).toMatch(new RegExp(`^${who.ana},mql,42,10,32,ana@helios.example,helios.example,google,cpc,spring,/,\\d{4}-`));
+  });
+});
+
+describe("visitors of one person, on a site that stitches", () => {
+  it("each carry the lead they belong to, with the lead's stage and total beside their own", async () => {
+    const { site: own, origin } = await identitySite();
+    const [laptop, phone, alone] = [uid("v"), uid("v"), uid("v")];
+    const email = `${uid("p").toLowerCase()}@acme.example`;
+    await collectOk(laptop, [pageView("/pricing", {}, origin), event("identify", { email })], { site: own, origin });
+    await collectOk(phone, [pageView("/customers/x", {}, origin), event("identify", { email })], { site: own, origin });
+    await collectOk(alone, [pageView("/", {}, origin)], { site: own, origin });
+    await reported(own, laptop, phone, alone);
+    const person = (await leadByEmail(own, email))!;
+    // 1 + 10 + 15 on the laptop, 1 + 5 on the phone, the corporate address counted once: 32, MQL at 30.
+    expect([person.stage, person.scores.total]).toEqual(["mql", 32]);
+    const { leads } = await getJson<{ leads: Lead[] }>(`/v1/admin/sites/${own}/leads?sort=score`);
+    const byVisitor = new Map(leads.map((l) => [l.visitor, l]));
+    expect(byVisitor.get(phone)!.lead).toEqual({ id: person.lead, stage: "mql", total: 32 });
+    expect(byVisitor.get(phone)!.scores.total).toBe(1 + 5 + 15);
+    expect(byVisitor.get(laptop)!.lead).toMatchObject({ id: person.lead });
+    expect(byVisitor.get(alone)!.lead).toBeNull();
+    const one = await getJson<{ lead: Lead }>(`/v1/admin/sites/${own}/leads/${phone}`);
+    expect(one.lead.lead).toEqual({ id: person.lead, stage: "mql", total: 32 });
+    const csv = (await (await adminFetch(`/v1/admin/sites/${own}/leads.csv?sort=score`)).text()).trimEnd().split("\r\n");
+    expect(csv.find((l) => l.startsWith(`${phone},`))).toMatch(new RegExp(`,${person.lead},mql,32$`));
   });
 });
 

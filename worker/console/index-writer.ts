@@ -26,6 +26,7 @@ import { getEngine } from "../rules-cache.js";
 import { hasTable, kvPut, visitorKv } from "../sql-tables.js";
 import { alarmBy } from "../webhooks/alarm.js";
 import { withIndex } from "./schema.js";
+import { leadView, type LeadView } from "../identity/forward.js";
 
 /** How long after a batch the object reports it: batches arriving meanwhile go in the same write. */
 export const INDEX_FLUSH_DELAY_MS = 1_000;
@@ -57,7 +58,8 @@ interface IndexReport {
 }
 
 const LEAD_COLUMNS = ["site", "visitor", "stage", "total", "fit", "engagement", "scores", "email", "email_kind", "domain", "company",
-  "traits", "identified", "first_seen", "last_seen", "events", "source", "medium", "campaign", "referrer", "landing", "rules", "updated_at"];
+  "traits", "identified", "first_seen", "last_seen", "events", "source", "medium", "campaign", "referrer", "landing", "rules", "updated_at",
+  "lead", "lead_stage", "lead_total"];
 
 const SQL = {
   leads: `INSERT OR REPLACE INTO leads (${LEAD_COLUMNS.join(", ")}) SELECT ${columns(LEAD_COLUMNS.length)} FROM json_each(?)`,
@@ -155,7 +157,7 @@ export async function reportToIndex(storage: DurableObjectStorage, env: Env, now
     const deliveries = (outboxChanged ? outbox : []).map((m) => [site, String(m.id), visitor, String(m.webhook), String(m.target), String(m.status), Number(m.attempts), Number(m.created_at), m.last_error ?? null,
       m.stage ?? null, m.score ?? null, m.status === "pending" ? Number(m.next_at) : null]);
     await writeReport(env.INDEX, {
-      lead: leadRow(site, state, profile, scores, ruleTotals, now),
+      lead: leadRow(site, state, profile, scores, ruleTotals, now, leadView(sql)),
       stages: stageEntries(state, stageOrder).map(([stage, at]) => [site, visitor, stage, at]),
       events,
       deliveries,
@@ -210,7 +212,7 @@ export function companyOf(identity: VisitorState["identity"]): string | null {
 
 /** The visitor's row of `leads`. */
 function leadRow(site: string, state: VisitorState, profile: Profile, scores: Record<string, number>,
-  ruleTotals: { rule: string; points: number }[], now: number): unknown[] {
+  ruleTotals: { rule: string; points: number }[], now: number, lead: LeadView | undefined): unknown[] {
   const ft = profile.firstTouch;
   const id = state.identity;
   return [
@@ -219,6 +221,7 @@ function leadRow(site: string, state: VisitorState, profile: Profile, scores: Re
     state.firstSeen, state.lastSeen, state.events,
     ft?.source ?? null, ft?.medium ?? null, ft?.campaign ?? null, ft?.referrerHost ?? null, ft?.path ?? null,
     JSON.stringify(ruleTotals), now,
+    lead?.id ?? null, lead?.stage ?? null, lead?.total ?? null,
   ];
 }
 

@@ -39,6 +39,11 @@ export interface Lead {
   events: number;
   /** Points per rule (raw, before fading). */
   rules: { rule: string; points: number }[];
+  /**
+   * On a site that stitches, the lead (one person across browsers) this visitor belongs to, its
+   * stage and total as of the visitor's last report: what stages and webhooks go by.
+   */
+  lead: { id: string; stage: string | null; total: number | null } | null;
 }
 
 /** Where a lead came from: its first UTM source, else the referring host, else "(direct)". */
@@ -57,6 +62,8 @@ export function leadFromRow(r: Row): Lead {
     source: String(r.source ?? r.referrer ?? "(direct)"), medium: str(r.medium), campaign: str(r.campaign), referrer: str(r.referrer),
     landing: str(r.landing), firstSeen: r.first_seen === null ? null : Number(r.first_seen), lastSeen: r.last_seen === null ? null : Number(r.last_seen),
     events: Number(r.events), rules: JSON.parse(String(r.rules)) as Lead["rules"],
+    lead: r.lead === null || r.lead === undefined ? null
+      : { id: String(r.lead), stage: str(r.lead_stage), total: r.lead_total === null || r.lead_total === undefined ? null : Number(r.lead_total) },
   };
 }
 
@@ -146,8 +153,9 @@ leads.get("/v1/admin/sites/:site/leads.csv", async (c) => {
   const list = rows.results.map(leadFromRow);
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
   const csv = toCsv(
-    ["visitor", "stage", "total", "fit", "engagement", "email", "company", "source", "medium", "campaign", "landing_page", "first_seen", "last_seen", "events"],
-    list.map((l) => [l.visitor, l.stage, l.scores.total, l.scores.fit, l.scores.engagement, l.email, l.company, l.source, l.medium, l.campaign, l.landing, iso(l.firstSeen), iso(l.lastSeen), l.events]),
+    ["visitor", "stage", "total", "fit", "engagement", "email", "company", "source", "medium", "campaign", "landing_page", "first_seen", "last_seen", "events", "lead", "lead_stage", "lead_total"],
+    list.map((l) => [l.visitor, l.stage, l.scores.total, l.scores.fit, l.scores.engagement, l.email, l.company, l.source, l.medium, l.campaign, l.landing, iso(l.firstSeen), iso(l.lastSeen), l.events,
+      l.lead?.id ?? null, l.lead?.stage ?? null, l.lead?.total ?? null]),
   );
   return c.body(csv, 200, {
     "content-type": "text/csv; charset=utf-8",

@@ -17,6 +17,7 @@ const DDL = [
     first_seen INTEGER, last_seen INTEGER, events INTEGER NOT NULL,
     source TEXT, medium TEXT, campaign TEXT, referrer TEXT, landing TEXT,
     rules TEXT NOT NULL, updated_at INTEGER NOT NULL,
+    lead TEXT, lead_stage TEXT, lead_total REAL,
     PRIMARY KEY (site, visitor))`,
   "CREATE INDEX IF NOT EXISTS leads_seen ON leads (site, last_seen)",
   "CREATE INDEX IF NOT EXISTS leads_first ON leads (site, first_seen)",
@@ -48,6 +49,8 @@ const DDL = [
 const ADDED_COLUMNS: Record<string, [column: string, type: string][]> = {
   // What a message reports (the stage entered, or the score reached as JSON) and when a pending one is tried next.
   deliveries: [["stage", "TEXT"], ["score", "TEXT"], ["next_at", "INTEGER"]],
+  // The lead (one person across browsers) a stitched visitor belongs to, as of its last report.
+  leads: [["lead", "TEXT"], ["lead_stage", "TEXT"], ["lead_total", "REAL"]],
 };
 
 async function addMissingColumns(db: D1Database): Promise<void> {

@@ -123,7 +123,27 @@ async function forwardNow(
     console.error(`visitor ${input.site}:${input.visitor}: lead unreachable, events kept for a later try: ${(e as Error).message}`);
     return "failed";
   }
+  if (answer !== undefined) rememberLeadView(sql, answer);
   return answer;
+}
+
+/** The lead as this visitor last heard of it: what the console's index shows beside the visitor's own row. */
+export interface LeadView {
+  id: string;
+  stage: string;
+  total: number;
+}
+
+/** Keeps the lead's latest stage and total (read by the index report, console/index-writer.ts). */
+function rememberLeadView(sql: SqlStorage, answer: LeadAnswer): void {
+  const view: LeadView = { id: answer.lead, stage: answer.stage, total: answer.score.total };
+  sql.exec("INSERT OR REPLACE INTO kv (k, v) VALUES ('lead_view', ?)", JSON.stringify(view));
+}
+
+/** The lead view a visitor keeps, if it belongs to a lead. */
+export function leadView(sql: SqlStorage): LeadView | undefined {
+  const row = sql.exec("SELECT v FROM kv WHERE k = 'lead_view'").toArray()[0];
+  return row ? (JSON.parse(String(row.v)) as LeadView) : undefined;
 }
 
 /**
