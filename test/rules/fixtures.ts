@@ -2,6 +2,8 @@
  * Shared builders for the rules tests: a small valid rules document to vary, an engine compiled
  * from it, events with capture ids, a replay helper, UTC instants and a seeded PRNG.
  */
+import { vi } from "vitest";
+import { main } from "../../rules/cli.js";
 import { compile, parseRules, type EngineEvent, type Engine, type LedgerEntry, type RulesInput, type StageChange, type VisitorState, type WebhookDue } from "../../rules/index.js";
 
 export const HOUR_MS = 3_600_000;
@@ -118,4 +120,14 @@ export function randomJourney(rand: () => number, count: number, start: number):
     steps.push([at, e]);
   }
   return steps;
+}
+
+/** Runs the rules CLI's `main` with its console output captured: the exit code, standard output and error. */
+export function runCli(argv: string[]): { code: number; out: string; err: string } {
+  const out: string[] = [];
+  const err: string[] = [];
+  vi.spyOn(console, "log").mockImplementation((s: string) => void out.push(s));
+  vi.spyOn(console, "error").mockImplementation((s: string) => void err.push(s));
+  const code = main(argv);
+  return { code, out: out.join("\n"), err: err.join("\n") };
 }

@@ -7,21 +7,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { main } from "../../rules/cli.js";
+import { runCli } from "./fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mql-push-test-"));
 const state = join(dir, "state");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
 
-function run(argv: string[]): { code: number; out: string; err: string } {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(console, "log").mockImplementation((s: string) => void out.push(s));
-  vi.spyOn(console, "error").mockImplementation((s: string) => void err.push(s));
-  const code = main(argv);
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const run = runCli;
 
 /** rules/demo.json as version `version`, MQL at `mql` points, written to a file of its own. */
 function demo(version: string, mql = 50): string {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { main } from "../../rules/cli.js";
+import { runCli } from "./fixtures.js";
 
 const EVENTS = "rules/examples/demo-events.ndjson";
 const dir = mkdtempSync(join(tmpdir(), "mql-simulate-"));
@@ -19,14 +19,7 @@ function draft(): string {
   return file;
 }
 
-function run(argv: string[]): { code: number; out: string; err: string } {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(console, "log").mockImplementation((s: string) => void out.push(s));
-  vi.spyOn(console, "error").mockImplementation((s: string) => void err.push(s));
-  const code = main(argv);
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const run = runCli;
 
 describe("rules simulate", () => {
   it("prints each visitor's final stage and scores, and how many reached each stage", () => {
