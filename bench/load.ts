@@ -13,8 +13,9 @@
  * process here). A run with 4,000 visitors per process on this busy machine had some objects fail
  * with SQLITE_NOMEM (answered 503, nothing acknowledged) while 2,500 in one process ran clean; the
  * cause is not established, and the edge spreads objects over machines anyway. So the visitors are
- * split over several workerd processes of at most 1,000 each (`LOAD_SHARD_VISITORS`). Requests go to 127.0.0.1 only; the loop is bounded
- * by the duration and by `MAX_IN_FLIGHT` (a tick that finds that many requests open skips, and the
+ * split over several workerd processes of at most 1,000 each (`LOAD_SHARD_VISITORS`). Requests go to 127.0.0.1 only, evenly
+ * spaced (bench/paced.ts), latency counted from when each was due; the run is bounded by the
+ * duration and by `MAX_IN_FLIGHT` (a request due while that many are open is skipped, and the
  * skips are reported).
  * Knobs: LOAD_RATE (req/s, default 400: every visitor sends at least once), LOAD_SECONDS (30), LOAD_VISITORS (10000).
  * Last line: bench:load rate=<req/s> seconds=<s> visitors=<n> requests=<n> 5xx=<n> p50_ms=<ms> p99_ms=<ms> exact=<n>/<n>
@@ -24,6 +25,7 @@ import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
+import { paced, percentile } from "./paced.js";
 import { bundle, COMPAT_DATE, crmSink, DURABLE_OBJECTS, ROOT } from "./worker-under-test.js";
 import { compile, normalizeEvent, parseRules, type Engine } from "../rules/index.js";
 
@@ -33,7 +35,6 @@ const VISITORS = Number(process.env.LOAD_VISITORS ?? 10_000);
 const SHARD_VISITORS = Number(process.env.LOAD_SHARD_VISITORS ?? 1_000);
 const MAX_IN_FLIGHT = 512;
 const SOCKETS_PER_PROCESS = 16;
-const TICK_MS = 5;
 const ORIGIN = "https://www.load.example";
 const ADMIN = "load-admin";
 const UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
@@ -81,8 +82,6 @@ interface Visitor {
   unknown: number;
 }
 
-const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0);
-
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "mql-load-"));
   const cleanup = [dir];
@@ -122,11 +121,7 @@ async function main(): Promise<void> {
     console.log(`workerd: ${shards} process(es), ${VISITORS} visitors, ${RATE} req/s for ${SECONDS} s`);
 
     const visitors: Visitor[] = Array.from({ length: VISITORS }, (_, i) => ({ id: `load-visitor-${i.toString().padStart(6, "0")}`, shard: Math.floor(i / SHARD_VISITORS), busy: false, acked: [], unknown: 0 }));
-    const statuses = new Map<string, number>();
-    const latencies: number[] = [];
     let inFlight = 0;
-    let sent = 0;
-    let skipped = 0;
     let cursor = 0;
     let firstError = "";
 
@@ -148,11 +143,10 @@ async function main(): Promise<void> {
       req.end(body);
     });
 
-    const send = async (v: Visitor) => {
+    const send = async (v: Visitor): Promise<string> => {
       const events = batch();
       v.busy = true;
       inFlight++;
-      const started = performance.now();
       let key = "error";
       try {
         const res = await post(v.shard, JSON.stringify({ site: "load", visitor: v.id, page: "/pricing", events }));
@@ -166,43 +160,21 @@ async function main(): Promise<void> {
         key = `error:${err.code ?? err.name}`;
         if (!firstError) firstError = err.message;
       } finally {
-        latencies.push(performance.now() - started);
-        statuses.set(key, (statuses.get(key) ?? 0) + 1);
         v.busy = false;
         inFlight--;
       }
+      return key;
     };
 
-    // A fixed rate: every tick sends what the clock says is due, to the next visitors not busy.
-    const start = performance.now();
-    const pending: Promise<void>[] = [];
-    await new Promise<void>((done) => {
-      const timer = setInterval(() => {
-        const elapsed = performance.now() - start;
-        const due = Math.min(Math.floor((elapsed / 1000) * RATE), RATE * SECONDS);
-        while (sent + skipped < due) {
-          if (inFlight >= MAX_IN_FLIGHT) {
-            skipped++;
-            continue;
-          }
-          let v = visitors[cursor++ % VISITORS]!;
-          for (let tries = 0; v.busy && tries < VISITORS; tries++) v = visitors[cursor++ % VISITORS]!;
-          if (v.busy) {
-            skipped++;
-            continue;
-          }
-          sent++;
-          pending.push(send(v));
-        }
-        if (elapsed >= SECONDS * 1000) {
-          clearInterval(timer);
-          done();
-        }
-      }, TICK_MS);
+    // A fixed rate, evenly spaced (bench/paced.ts): each request due goes to the next visitor not busy.
+    const run = await paced(RATE, SECONDS, () => {
+      if (inFlight >= MAX_IN_FLIGHT) return undefined;
+      let v = visitors[cursor++ % VISITORS]!;
+      for (let tries = 0; v.busy && tries < VISITORS; tries++) v = visitors[cursor++ % VISITORS]!;
+      return v.busy ? undefined : send(v);
     });
-    await Promise.all(pending);
-    const wall = (performance.now() - start) / 1000;
-    latencies.sort((a, b) => a - b);
+    const { sent, skipped, latencies, outcomes: statuses } = run;
+    const wall = run.wallS;
     const fiveXx = [...statuses].filter(([s]) => /^5/.test(s)).reduce((n, [, c]) => n + c, 0);
     console.log(`sent ${sent} batches in ${wall.toFixed(1)} s (${Math.round(sent / wall)} req/s), skipped ${skipped} (in-flight cap ${MAX_IN_FLIGHT}); statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
     if (firstError) console.log(`first client error: ${firstError}`);
