@@ -46,8 +46,8 @@ export function kvPut(sql: SqlStorage, k: string, v: string): void {
   sql.exec("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", k, v);
 }
 
-/** The keys of a visitor's `kv` table read on every wake-up: its records and its index bookkeeping. */
-const VISITOR_KEYS = "'state', 'profile', 'index_site', 'index_cursor', 'index_mark', 'index_registered'";
+/** The keys of a visitor's `kv` table read on every wake-up: its records, its index bookkeeping and its lead's view. */
+const VISITOR_KEYS = "'state', 'profile', 'index_site', 'index_cursor', 'index_mark', 'index_registered', 'lead_view'";
 
 /** A visitor's records and index bookkeeping, in one read (one statement for collect and the index report alike). */
 export function visitorKv(sql: SqlStorage): Map<string, string> {

@@ -10,7 +10,7 @@ import type { EngineEvent, Engine, LedgerEntry, VisitorState, WebhookDue, StageC
 import { forgetEventsBefore, forgetInIndex, nextReportAt, reportAll, reportAroundDelivery, reportToIndex, scheduleReport } from "./console/index-writer.js";
 import type { Env } from "./env.js";
 import { ownHosts, touches, touchOf, type FirstTouch } from "./first-touch.js";
-import { belongsToLead, forwardPending, forwardToLead, leadLink } from "./identity/forward.js";
+import { belongsToLead, forwardPending, forwardToLead, leadLink, storeLeadView, type LeadView } from "./identity/forward.js";
 import { leadId } from "./identity/lead-object.js";
 import { USED_TOKENS_DDL, useOnce } from "./identity/once.js";
 import { getEngine } from "./rules-cache.js";
@@ -302,6 +302,17 @@ export class VisitorObject extends DurableObject<Env> {
   async lead(): Promise<{ id: string; key: string } | null> {
     const link = leadLink(this.sql);
     return link ? { id: leadId(link.key), key: link.key } : null;
+  }
+
+  /**
+   * The lead this visitor belongs to changed (events from another of its browsers, or an email):
+   * keeps its stage and total for the console's index, which this visitor reports again. Nothing
+   * for a visitor of another lead (it was reset since) or one erased.
+   */
+  async leadChanged(view: LeadView, now: number): Promise<void> {
+    const link = leadLink(this.sql);
+    if (link === undefined || leadId(link.key) !== view.id) return;
+    if (storeLeadView(this.sql, view)) await scheduleReport(this.ctx.storage, now, this.reportNotBefore);
   }
 
   /** Uses a single-use token's nonce (a cross-domain hand-off of this visitor); false when it was used before. */

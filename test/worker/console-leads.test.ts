@@ -4,7 +4,7 @@
  * shows, a lead's page has its timeline, bad input is refused by name, the index can be rebuilt
  * from the objects and forgets erased visitors.
  */
-import { env, runInDurableObject } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SELF } from "cloudflare:test";
 import { adminFetch, collectOk, event, pageView, uid, visitorStub, type ErrorResponse } from "./support/client.js";
@@ -12,6 +12,7 @@ import { identitySite, leadByEmail } from "./support/identity.js";
 import { consoleSite, getJson, indexRows, play, reported } from "./console-support.js";
 import { INDEX_EVENTS_PER_REPORT, INDEX_FLUSH_DELAY_MS } from "../../worker/console/index-writer.js";
 import type { Lead } from "../../worker/console/leads.js";
+import { leadName } from "../../worker/identity/lead-object.js";
 
 interface List { total: number; leads: Lead[]; stages: { id: string }[] }
 
@@ -161,6 +162,9 @@ describe("visitors of one person, on a site that stitches", () => {
     await collectOk(laptop, [pageView("/pricing", {}, origin), event("identify", { email })], { site: own, origin });
     await collectOk(phone, [pageView("/customers/x", {}, origin), event("identify", { email })], { site: own, origin });
     await collectOk(alone, [pageView("/", {}, origin)], { site: own, origin });
+    // The phone's events moved the lead after the laptop last heard of it: the lead's alarm tells the laptop.
+    const link = (await visitorStub(own, laptop).lead())!;
+    await runDurableObjectAlarm(env.LEAD.get(env.LEAD.idFromName(leadName(own, link.key))));
     await reported(own, laptop, phone, alone);
     const person = (await leadByEmail(own, email))!;
     // 1 + 10 + 15 on the laptop, 1 + 5 on the phone, the corporate address counted once: 32, MQL at 30.
@@ -169,12 +173,23 @@ describe("visitors of one person, on a site that stitches", () => {
     const byVisitor = new Map(leads.map((l) => [l.visitor, l]));
     expect(byVisitor.get(phone)!.lead).toEqual({ id: person.lead, stage: "mql", total: 32 });
     expect(byVisitor.get(phone)!.scores.total).toBe(1 + 5 + 15);
-    expect(byVisitor.get(laptop)!.lead).toMatchObject({ id: person.lead });
+    expect(byVisitor.get(laptop)!.lead).toEqual({ id: person.lead, stage: "mql", total: 32 });
+    expect(byVisitor.get(laptop)!.scores.total).toBe(1 + 10 + 15);
     expect(byVisitor.get(alone)!.lead).toBeNull();
     const one = await getJson<{ lead: Lead }>(`/v1/admin/sites/${own}/leads/${phone}`);
     expect(one.lead.lead).toEqual({ id: person.lead, stage: "mql", total: 32 });
     const csv = (await (await adminFetch(`/v1/admin/sites/${own}/leads.csv?sort=score`)).text()).trimEnd().split("\r\n");
     expect(csv.find((l) => l.startsWith(`${phone},`))).toMatch(new RegExp(`,${person.lead},mql,32$`));
+
+    // A notice that crossed a later answer, or one of another lead, changes nothing.
+    const stale = { id: person.lead, stage: "lead", total: 26, changes: 1 };
+    await visitorStub(own, laptop).leadChanged(stale, Date.now());
+    await visitorStub(own, laptop).leadChanged({ ...stale, id: "lead_other", changes: 99 }, Date.now());
+    await visitorStub(own, alone).leadChanged({ ...stale, changes: 99 }, Date.now());
+    await reported(own, laptop, alone);
+    const after = new Map((await getJson<{ leads: Lead[] }>(`/v1/admin/sites/${own}/leads?sort=score`)).leads.map((l) => [l.visitor, l.lead]));
+    expect(after.get(laptop)).toEqual({ id: person.lead, stage: "mql", total: 32 });
+    expect(after.get(alone)).toBeNull();
   });
 });
 

@@ -16,8 +16,10 @@
  * INSERT OR IGNORE), so a report sent twice is harmless.
  *
  * What is already reported is remembered in the object (`index_cursor`: the last event row sent;
- * `index_mark`: a fingerprint of events and outbox), so an alarm that only delivered webhooks
- * reports only when something changed, and the deliveries go only when the outbox changed.
+ * `index_mark`: a fingerprint of events, outbox and the lead's view), so an alarm that only
+ * delivered webhooks reports only when something changed, and the deliveries go only when the
+ * outbox changed. A visitor's lead tells it when other browsers or emails move the lead
+ * (`leadChanged`), and the visitor reports again.
  */
 import type { VisitorState } from "../../rules/index.js";
 import type { Env } from "../env.js";
@@ -26,7 +28,7 @@ import { getEngine } from "../rules-cache.js";
 import { hasTable, kvPut, visitorKv } from "../sql-tables.js";
 import { alarmBy } from "../webhooks/alarm.js";
 import { withIndex } from "./schema.js";
-import { leadView, type LeadView } from "../identity/forward.js";
+import type { LeadView } from "../identity/forward.js";
 
 /** How long after a batch the object reports it: batches arriving meanwhile go in the same write. */
 export const INDEX_FLUSH_DELAY_MS = 1_000;
@@ -124,7 +126,8 @@ export async function reportToIndex(storage: DurableObjectStorage, env: Env, now
         json_extract(payload, '$.data.stage.to') AS stage, json_extract(payload, '$.data.score') AS score FROM outbox ORDER BY rowid`).toArray()
     : [];
   const outboxSig = `${outbox.length}:${outbox.reduce((n, m) => n + Number(m.attempts), 0)}:${outbox.map((m) => String(m.status)).join(",")}`;
-  const mark = `${maxRow}|${outboxSig}`;
+  const leadText = kv.get("lead_view");
+  const mark = `${maxRow}|${outboxSig}|${leadText ?? ""}`;
   const lastMark = kv.get("index_mark");
   if (lastMark === mark) return null;
   const state = JSON.parse(stateText) as VisitorState;
@@ -151,13 +154,13 @@ export async function reportToIndex(storage: DurableObjectStorage, env: Env, now
       .map((r) => ({ rule: String(r.rule), points: Number(r.points) }));
     const stageOrder = engine?.rules.stages.map((s) => s.id) ?? [];
     // The deliveries go again only when the outbox changed since the last report.
-    const outboxChanged = outbox.length > 0 && (lastMark === undefined || lastMark.slice(lastMark.indexOf("|") + 1) !== outboxSig);
+    const outboxChanged = outbox.length > 0 && (lastMark === undefined || lastMark.split("|")[1] !== outboxSig);
     const visitor = state.visitor;
     // The next try's time as of the last try (the outbox is reported again after each try, not when a busy target pushes it back).
     const deliveries = (outboxChanged ? outbox : []).map((m) => [site, String(m.id), visitor, String(m.webhook), String(m.target), String(m.status), Number(m.attempts), Number(m.created_at), m.last_error ?? null,
       m.stage ?? null, m.score ?? null, m.status === "pending" ? Number(m.next_at) : null]);
     await writeReport(env.INDEX, {
-      lead: leadRow(site, state, profile, scores, ruleTotals, now, leadView(sql)),
+      lead: leadRow(site, state, profile, scores, ruleTotals, now, leadText === undefined ? undefined : (JSON.parse(leadText) as LeadView)),
       stages: stageEntries(state, stageOrder).map(([stage, at]) => [site, visitor, stage, at]),
       events,
       deliveries,

@@ -132,12 +132,26 @@ export interface LeadView {
   id: string;
   stage: string;
   total: number;
+  /** How many times events had changed the lead then: a view never replaces a later one. */
+  changes: number;
 }
 
-/** Keeps the lead's latest stage and total (read by the index report, console/index-writer.ts). */
 function rememberLeadView(sql: SqlStorage, answer: LeadAnswer): void {
-  const view: LeadView = { id: answer.lead, stage: answer.stage, total: answer.score.total };
-  sql.exec("INSERT OR REPLACE INTO kv (k, v) VALUES ('lead_view', ?)", JSON.stringify(view));
+  storeLeadView(sql, { id: answer.lead, stage: answer.stage, total: answer.score.total, changes: answer.changes });
+}
+
+/**
+ * Keeps the lead's stage and total (read by the index report, console/index-writer.ts) unless the
+ * view kept is of the same lead and later: answers and notices of the lead can cross. Answers
+ * whether the view kept changed.
+ */
+export function storeLeadView(sql: SqlStorage, view: LeadView): boolean {
+  const kept = leadView(sql);
+  if (kept !== undefined && kept.id === view.id && (kept.changes ?? 0) > view.changes) return false;
+  const text = JSON.stringify(view);
+  if (kept !== undefined && JSON.stringify(kept) === text) return false;
+  sql.exec("INSERT OR REPLACE INTO kv (k, v) VALUES ('lead_view', ?)", text);
+  return true;
 }
 
 /** The lead view a visitor keeps, if it belongs to a lead. */

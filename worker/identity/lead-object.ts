@@ -33,6 +33,7 @@ import { RETENTION_CHECK_MS, retentionMs } from "../retention.js";
 import type { WebhookPayload } from "../webhooks/templates.js";
 import { ownHosts, touches, touchOf, type FirstTouch } from "../first-touch.js";
 import type { WireAction } from "../wire.js";
+import type { LeadView } from "./forward.js";
 import { accountOf, accountStub, type MemberReport } from "./accounts.js";
 import { normaliseEmail } from "./keys.js";
 import { USED_TOKENS_DDL, useOnce } from "./once.js";
@@ -67,6 +68,8 @@ export interface LeadAnswer {
   stage: string;
   score: { fit: number; engagement: number; total: number } & Record<string, number>;
   actions: WireAction[];
+  /** How many times events changed the lead: a visitor keeps the view of the highest (forward.ts `storeLeadView`). */
+  changes: number;
 }
 
 /** The admin view of a lead. */
@@ -100,6 +103,10 @@ export const leadId = (key: string) => `ld_${key}`;
 export const leadName = (site: string, key: string) => `${site}:lead:${key}`;
 
 const WEBHOOK_EXPLANATION_MAX = 10;
+/** How soon after events change a lead its other visitors are told its stage and total (several batches, one notice). */
+const MEMBERS_NOTICE_DELAY_MS = 2_000;
+/** When a visitor could not be told, the lead's alarm tries again this much later. */
+const MEMBERS_RETRY_MS = 30_000;
 /** Clicks on two different links of one mail within this are a link scanner's, not a person's. */
 export const LINK_BURST_MS = 3_000;
 
@@ -217,6 +224,7 @@ export class LeadObject extends DurableObject<Env> {
       const previous = this.loadState(engine, id);
       if (fresh.length === 0) return previous;
       changed = true;
+      this.put("changes", String(Number(this.get("changes") ?? 0) + 1));
 
       const cursorText = this.get("cursor");
       const cursor = cursorText === undefined ? null : (JSON.parse(cursorText) as SortKey);
@@ -261,6 +269,11 @@ export class LeadObject extends DurableObject<Env> {
       return state;
     });
     if (enqueued > 0) await this.scheduleDelivery(input.now);
+    if (changed && this.members().some((v) => v !== input.visitor)) {
+      // The lead's other browsers hear of it from the alarm, off this request's path.
+      this.put("members_due", "1");
+      await alarmBy(this.ctx.storage, input.now + MEMBERS_NOTICE_DELAY_MS);
+    }
     if (input.now - this.retainedAt >= RETENTION_CHECK_MS) await this.keepRetention(engine, input.now);
     if (changed || this.get("account_due") !== undefined) await this.rollUp(engine, input.site, state, input.now);
     const scores = engine.scores(state, input.now);
@@ -268,7 +281,31 @@ export class LeadObject extends DurableObject<Env> {
       lead: id, stage: state.stage,
       score: { ...scores, fit: scores.fit ?? 0, engagement: scores.engagement ?? 0, total: scores.total ?? 0 },
       actions: engine.ctas(state, { path: input.page ?? "/" }, input.now),
+      changes: Number(this.get("changes") ?? 0),
     };
+  }
+
+  /**
+   * Tells each of the lead's visitors its stage and total after events changed it (from another
+   * browser, or an email): what the console's index shows beside each visitor's own row. A visitor
+   * that cannot be reached is told again on a later alarm; each keeps the latest view it heard of.
+   */
+  private async noticeMembers(now: number): Promise<void> {
+    const site = this.get("site");
+    const key = this.get("key");
+    if (this.get("members_due") === undefined || site === undefined || key === undefined) return;
+    const engine = await getEngine(this.env.RULES, site, now);
+    if (!engine) return;
+    const id = leadId(key);
+    const state = this.loadState(engine, id);
+    const view: LeadView = { id, stage: state.stage, total: engine.scores(state, now).total ?? 0, changes: Number(this.get("changes") ?? 0) };
+    const told = await Promise.allSettled(this.members().map((v) => this.env.VISITOR.get(this.env.VISITOR.idFromName(`${site}:${v}`)).leadChanged(view, now)));
+    const failed = told.filter((t) => t.status === "rejected").length;
+    if (failed === 0) this.sql.exec("DELETE FROM kv WHERE k = 'members_due'");
+    else {
+      console.error(`lead ${site}:${key}: ${failed} of its visitors not told of its stage and total; told again later`);
+      await alarmBy(this.ctx.storage, now + MEMBERS_RETRY_MS);
+    }
   }
 
   /**
@@ -349,6 +386,7 @@ export class LeadObject extends DurableObject<Env> {
     this.delivering = run.catch(() => undefined);
     await run;
     const now = Date.now();
+    await this.noticeMembers(now);
     if (now >= this.expiresAt || now - this.retainedAt >= RETENTION_CHECK_MS) {
       const site = this.get("site");
       const engine = site === undefined ? undefined : await getEngine(this.env.RULES, site);
