@@ -80,6 +80,34 @@ describe("erasing a lead", () => {
     expect(await account(site, "initech.example")).toBeNull();
   });
 
+  it("on a site that does not stitch, finds the visitors identified with the address (any spelling of the mailbox) in the index and erases them", async () => {
+    const { site, origin } = await identitySite({}, { stitch: false });
+    const [work, home, gmail, colleague] = [uid("v"), uid("v"), uid("v"), uid("v")];
+    await collectOk(work, [pageView("/pricing", {}, origin), event("identify", { email: "dana@helios.example" })], { site, origin });
+    await collectOk(home, [event("identify", { email: "Dana+News@Helios.example" })], { site, origin });
+    await collectOk(gmail, [event("identify", { email: "dana.h@gmail.com" })], { site, origin });
+    await collectOk(colleague, [event("identify", { email: "dan@helios.example" })], { site, origin });
+    for (const v of [work, home, gmail, colleague]) await visitorStub(site, v).reportIndex();
+
+    const res = await adminFetch(`/v1/admin/sites/${site}/identity/leads?email=${encodeURIComponent("DANA@helios.example")}`, { method: "DELETE" });
+    expect(res.status).toBe(200);
+    const erased = (await res.json()) as { existed: boolean; visitors: string[] };
+    expect(erased.existed).toBe(true);
+    expect(erased.visitors.sort()).toEqual([work, home].sort());
+    for (const v of [work, home]) expect(await storedRows(site, v)).toEqual(EMPTY_VISITOR);
+    const index = await (await adminFetch(`/v1/admin/sites/${site}/leads`)).text();
+    for (const v of [work, home]) expect(index).not.toContain(v);
+    for (const v of [gmail, colleague]) {
+      expect((await getVisitor(site, v)).status).toBe(200);
+      expect(index).toContain(v);
+    }
+
+    // Gmail's dots and tags are one mailbox.
+    const again = await adminFetch(`/v1/admin/sites/${site}/identity/leads?email=${encodeURIComponent("danah+x@googlemail.com")}`, { method: "DELETE" });
+    expect(((await again.json()) as { visitors: string[] }).visitors).toEqual([gmail]);
+    expect((await getVisitor(site, colleague)).status).toBe(200);
+  });
+
   it("answers existed: false for a lead nobody knows", async () => {
     const { site } = await identitySite();
     const res = await adminFetch(`/v1/admin/sites/${site}/identity/leads?email=nobody@nowhere.example`, { method: "DELETE" });

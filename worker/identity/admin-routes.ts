@@ -120,7 +120,7 @@ identityAdmin.get("/v1/admin/sites/:site/identity/leads", getLead);
 const deleteLead = async (c: Context<{ Bindings: Env }>) => {
   const site = siteParam(c);
   const key = await leadParam(c, site);
-  return c.json({ site, ...(await eraseLead(c.env, site, key, Date.now())) });
+  return c.json({ site, ...(await eraseLead(c.env, site, key, Date.now(), c.req.query("email"))) });
 };
 identityAdmin.delete("/v1/admin/sites/:site/identity/leads/:lead", deleteLead);
 identityAdmin.delete("/v1/admin/sites/:site/identity/leads", deleteLead);

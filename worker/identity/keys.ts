@@ -65,6 +65,12 @@ export function fromBase64url(text: string): Uint8Array | null {
 /** Domains whose mailboxes ignore dots in the local part (and that are one mailbox). */
 const DOTLESS = new Map([["gmail.com", "gmail.com"], ["googlemail.com", "gmail.com"]]);
 
+/** The domains whose mailboxes are those of `domain` (lower-case): itself, or every spelling of Gmail's. */
+export function mailboxDomains(domain: string): string[] {
+  const one = DOTLESS.get(domain);
+  return one === undefined ? [domain] : [...DOTLESS].filter(([, d]) => d === one).map(([k]) => k);
+}
+
 /**
  * The address that names a person: trimmed, lower-cased, without a `+tag` (jane+news@x is jane@x),
  * and for Gmail without dots in the local part. Undefined when it is not an address.
