@@ -26,8 +26,8 @@ import { parseRules, type RuleError } from "./validate.js";
 import type { RulesDocument } from "./schema.js";
 import { readEventLines, simulate, compareSimulations, type SimulationLine, type SimulationResult } from "./simulate.js";
 
-/** Where `npm start` keeps its local KV and Durable Object state. */
-export const LOCAL_STATE_DIR = ".mql-dev/state";
+/** Where `npm start` keeps its local KV and Durable Object state: `$MQL_DEV_DIR/state` (.mql-dev/state). */
+export const localStateDir = (env: Record<string, string | undefined> = process.env) => join(env.MQL_DEV_DIR || ".mql-dev", "state");
 /** The KV key of a site's rules document. */
 export { rulesKey };
 
@@ -37,8 +37,8 @@ const USAGE = `usage:
   rules simulate FILE EVENTS.ndjson [--compare OTHER_RULES] [--json]
   rules email-links --site ID --campaign ID --to EMAIL[,EMAIL...] [--link URL]... [--days N] [--endpoint URL] [--json]`;
 
-/** Where `email-links` reaches the worker when no --endpoint is given (`npm start`). */
-export const LOCAL_ENDPOINT = "http://127.0.0.1:8787";
+/** Where `email-links` reaches the worker when no --endpoint is given: `npm start`'s, on $PORT (8787). */
+export const localEndpoint = (env: Record<string, string | undefined> = process.env) => `http://127.0.0.1:${env.PORT || 8787}`;
 
 class CliError extends Error {}
 
@@ -47,7 +47,9 @@ function readJson(file: string): unknown {
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new CliError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "a directory, not a file" : code === "EACCES" ? "permission denied" : (code ?? String(e));
+    throw new CliError(`${file}: cannot read: ${why}`);
   }
   // Editors on Windows may start a UTF-8 file with a byte order mark: it is no part of the JSON.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -110,7 +112,7 @@ function check(args: string[]): string {
  */
 function push(args: string[]): string {
   const site = option(args, "--site");
-  const persistTo = option(args, "--persist-to") ?? LOCAL_STATE_DIR;
+  const persistTo = option(args, "--persist-to") ?? localStateDir();
   const remote = flag(args, "--remote");
   const [file] = positional("push", args, ["FILE"]) as [string];
   const rules = loadRules(file);
@@ -220,7 +222,7 @@ async function emailLinks(args: string[], env: Record<string, string | undefined
   const campaign = option(args, "--campaign");
   const to = option(args, "--to");
   const days = option(args, "--days");
-  const endpoint = (option(args, "--endpoint") ?? LOCAL_ENDPOINT).replace(/\/+$/, "");
+  const endpoint = (option(args, "--endpoint") ?? localEndpoint(env)).replace(/\/+$/, "");
   const links = options(args, "--link");
   const json = flag(args, "--json");
   if (!site || !campaign || !to || args.length > 0) throw new CliError(USAGE);
@@ -271,6 +273,10 @@ export async function mainAsync(argv: string[], env: Record<string, string | und
 /** Runs the CLI; returns the exit code. */
 export function main(argv: string[]): number {
   const [command, ...args] = argv;
+  if (command === "--help" || command === "-h" || command === "help") {
+    console.log(USAGE);
+    return 0;
+  }
   try {
     const out =
       command === "check" ? check(args)

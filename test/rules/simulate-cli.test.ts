@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { localEndpoint, localStateDir } from "../../rules/cli.js";
 import { runCli } from "./fixtures.js";
 
 const EVENTS = "rules/examples/demo-events.ndjson";
@@ -81,6 +82,25 @@ describe("rules simulate", () => {
     expect(code).toBe(1);
     expect(err.split("\n")[0]).toBe(first);
     expect(err).toContain("usage:");
+  });
+
+  it.each([["--help"], ["-h"], ["help"]])("prints the usage for %s, exit 0", (flag) => {
+    const { code, out } = run([flag]);
+    expect(code).toBe(0);
+    expect(out.split("\n")[0]).toBe("usage:");
+  });
+
+  it("says a rules file that is not there does not exist, exit 1", () => {
+    const { code, err } = run(["simulate", join(dir, "draft-missing.json"), EVENTS]);
+    expect(code).toBe(1);
+    expect(err).toBe(`${join(dir, "draft-missing.json")}: cannot read: no such file`);
+  });
+
+  it("pushes to npm start's store: $MQL_DEV_DIR/state, .mql-dev/state unless set", () => {
+    expect(localStateDir({})).toBe(join(".mql-dev", "state"));
+    expect(localStateDir({ MQL_DEV_DIR: "/tmp/other-dev" })).toBe("/tmp/other-dev/state");
+    expect(localEndpoint({})).toBe("http://127.0.0.1:8787");
+    expect(localEndpoint({ PORT: "8937" })).toBe("http://127.0.0.1:8937");
   });
 
   it("refuses a missing events file with its name, exit 1", () => {
