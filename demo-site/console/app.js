@@ -52,13 +52,13 @@ export class ApiError extends Error {
   }
 }
 
-/** Calls /v1/admin/sites/<site><path>; answers the parsed JSON (or the Response for `raw`). */
-export async function api(path, { method = "GET", body, raw = false } = {}) {
+/** Calls /v1/admin/sites/<site><path> with `body` as JSON (or `text` as it is); answers the parsed JSON (or the Response for `raw`). */
+export async function api(path, { method = "GET", body, text, raw = false } = {}) {
   const s = session();
   const headers = { authorization: `Bearer ${s?.token || ""}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
+  if (body !== undefined || text !== undefined) headers["content-type"] = "application/json";
   const res = await fetch(`/v1/admin/sites/${encodeURIComponent(s?.site || "")}${path}`, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    method, headers, body: text !== undefined ? text : body === undefined ? undefined : JSON.stringify(body),
   });
   if (res.status === 401) {
     logout("Your token was refused: sign in again.");

@@ -62,7 +62,16 @@ export async function rulesView() {
 
   async function validate() {
     const doc = draft();
-    if (!doc) return false;
+    if (!doc) {
+      // The worker's reading of the text, as the CLI and the API give it: line, column, what was expected and what was found.
+      try {
+        await api("/rules/validate", { method: "POST", text: textarea.value });
+      } catch (e) {
+        if (e instanceof ApiError && e.issues.length) showErrors(e.issues);
+      }
+      say("error", "Not valid JSON: fix the marked line before validating, simulating or publishing.");
+      return false;
+    }
     const r = await api("/rules/validate", { method: "POST", body: doc });
     if (!r.ok) {
       showErrors(r.errors);

@@ -6,6 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ConsoleMessage } from "playwright-core";
 import { newVisitor, type Visitor } from "./support/browser.js";
 import { ADMIN_TOKEN, ROOT, startStack, type Stack } from "./support/stack.js";
 
@@ -53,7 +54,10 @@ beforeAll(async () => {
   browser = await newVisitor();
   // A script error or a CSP violation fails the test that caused it.
   browser.page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  browser.page.on("console", (m) => { if (m.type() === "error" && !/401/.test(m.text())) problems.push(`console error: ${m.text()}`); });
+  // Expected failures logged by the browser: the sign-in test's refused token (401), and the 400 the
+  // worker answers text that is not JSON with (its line, column, expected and found; see rules.js).
+  const expected = (m: ConsoleMessage) => /401/.test(m.text()) || (/400/.test(m.text()) && m.location().url.endsWith("/rules/validate"));
+  browser.page.on("console", (m) => { if (m.type() === "error" && !expected(m)) problems.push(`console error: ${m.text()}`); });
 });
 
 const problems: string[] = [];
@@ -133,6 +137,21 @@ describe("the console", () => {
     expect(await page.textContent("#rules-issues")).toContain(`$.rules[${index}].points`);
     const line = text.split("\n").findIndex((l) => l.includes('"ten"')) + 1;
     expect(await page.locator(".gutter span.err").allTextContents()).toEqual([String(line)]);
+  });
+
+  it("shows where text stops being JSON, with what was expected and what was found, on its line", async () => {
+    const { page } = browser;
+    const before = await page.inputValue("#rules-editor");
+    const lines = before.split("\n");
+    const at = lines.findIndex((l) => l.trim().startsWith('"stages"'));
+    // The comma ending the line before "stages" goes missing.
+    lines[at - 1] = lines[at - 1]!.replace(/,$/, "");
+    await edit(lines.join("\n"));
+    await page.click("#validate");
+    await page.waitForFunction(() => /found/.test(document.querySelector("#rules-issues")?.textContent ?? ""));
+    expect(await page.textContent("#rules-issues")).toMatch(/expected "," or "}" after a property value, found "\\?"/);
+    expect(await page.locator(".gutter span.err").allTextContents()).toEqual([String(at + 1)]);
+    await edit(before);
   });
 
   it("simulates a lower MQL threshold: dan would enter MQL", async () => {
