@@ -12,7 +12,7 @@ import { ApiError, type Issue } from "./errors.js";
 import { readJson } from "./json-body.js";
 import type { DeadLetterMeta } from "./webhooks/deliver.js";
 import { checkTargetUrl } from "./webhooks/ssrf.js";
-import { publicTarget, readTargets, TargetInputSchema, TARGETS_MAX, writeTargets, type Target } from "./webhooks/targets.js";
+import { publicTarget, readTargets, TargetInputSchema, TARGETS_MAX, targetKey, writeTargets, type Target } from "./webhooks/targets.js";
 
 /** Largest target body accepted. */
 export const TARGET_BODY_MAX_BYTES = 16 * 1024;
@@ -76,7 +76,10 @@ adminWebhooks.put(
     const existed = targets.some((t) => t.id === id);
     if (!existed && targets.length >= TARGETS_MAX) throw new ApiError(409, "too_many_targets", `a site has at most ${TARGETS_MAX} targets`);
     await writeTargets(c.env.RULES, s, existed ? targets.map((t) => (t.id === id ? target : t)) : [...targets, target]);
-    return c.json({ ok: true, site: s, target: publicTarget(target) }, existed ? 200 : 201);
+    // Stored, but a secret the worker does not have yet holds every webhook to the target back: said now, not at the first delivery.
+    const key = targetKey(target, c.env);
+    const warnings = key.ok ? [] : [{ path: target.secretEnv ? "$.secretEnv" : "$.secret", message: `${key.error}: until it is, webhooks to this target stay pending and are retried` }];
+    return c.json({ ok: true, site: s, target: publicTarget(target), ...(warnings.length > 0 ? { warnings } : {}) }, existed ? 200 : 201);
   },
 );
 
