@@ -4,6 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { funnelSteps, rankRates, ratio, wilsonLower } from "../../worker/console/funnel.js";
+import { isoTime } from "../../worker/console/params.js";
 import { adminFetch, type ErrorResponse } from "./support/client.js";
 import { consoleSite, getJson, play } from "./console-support.js";
 
@@ -95,9 +96,25 @@ describe("GET /v1/admin/sites/:site/funnel", () => {
   });
 
   it.each([
+    ["2020-01-01", Date.UTC(2020, 0, 1)],
+    ["2020-01-01T09:30", Date.UTC(2020, 0, 1, 9, 30)],
+    ["2020-01-01T09:30:15.250Z", Date.UTC(2020, 0, 1, 9, 30, 15, 250)],
+    ["2020-01-01T09:30:00+02:00", Date.UTC(2020, 0, 1, 7, 30)],
+    ["2020-02-29", Date.UTC(2020, 1, 29)],
+    [String(Date.UTC(2020, 0, 1)), Date.UTC(2020, 0, 1)],
+  ])("reads from=%s as %d", (raw, t) => {
+    expect(isoTime(raw) ?? Number(raw)).toBe(t);
+  });
+
+  it.each([
     ["days=0", "query.days"],
     ["days=many", "query.days"],
     ["from=yesterday", "query.from"],
+    ["from=-5", "query.from"],
+    ["from=hello%201", "query.from"],
+    ["from=2026-02-31", "query.from"],
+    ["from=2026-01-01T24:00", "query.from"],
+    ["to=2026-13-01", "query.to"],
     ["from=2026-02-01&to=2026-01-01", "query.to"],
     ["stage=customer", "query.stage"],
     ["by=country", "query.by"],

@@ -60,13 +60,30 @@ export function queryText(c: Context, name: string, max: number): string | undef
   return raw;
 }
 
+/**
+ * The time of an ISO date (`2026-12-01`, midnight UTC) or date and time (`2026-12-01T09:30`, with
+ * seconds, milliseconds and `Z` or an offset as options; none means UTC), or undefined when the
+ * text is anything else or names a day the calendar does not have (Date.parse is lenient about
+ * both: it reads "-5" as a year and 2026-02-31 as 3 March).
+ */
+export function isoTime(raw: string): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/.exec(raw);
+  if (!m) return undefined;
+  const [y, mo, d, h = "0", mi = "0", s = "0"] = m.slice(1).map((x) => x ?? undefined) as string[];
+  const day = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+  if (day.getUTCFullYear() !== Number(y) || day.getUTCMonth() !== Number(mo) - 1 || day.getUTCDate() !== Number(d)) return undefined;
+  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return undefined;
+  const t = Date.parse(m[4] === undefined ? `${raw}T00:00:00Z` : m[7] === undefined ? `${raw}Z` : raw);
+  return Number.isFinite(t) ? t : undefined;
+}
+
 /** A period from `from`/`to` (ISO dates or ms) or `days` back from now; defaults to the last `defaultDays`. */
 export function queryPeriod(c: Context, defaultDays: number, now = Date.now()): { from: number; to: number } {
   const time = (name: string): number | undefined => {
     const raw = c.req.query(name);
     if (raw === undefined || raw === "") return undefined;
-    const t = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
-    if (!Number.isFinite(t)) throw bad(`query.${name}`, `expected a date (2026-12-01) or milliseconds since the epoch, got "${raw}"`);
+    const t = /^\d{1,15}$/.test(raw) ? Number(raw) : isoTime(raw);
+    if (t === undefined) throw bad(`query.${name}`, `expected a date (2026-12-01), a UTC time (2026-12-01T09:30:00Z) or milliseconds since the epoch, got "${raw}"`);
     return t;
   };
   const from = time("from");
