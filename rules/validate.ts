@@ -85,11 +85,33 @@ function unionExpectation(branches: Issue[][]): string {
  * filled in, or every error found.
  */
 export function parseRules(input: unknown): ParseResult {
+  // Conditions nest (all, any, not): the schema's parser recurses once per level, so depth is
+  // bounded before it runs, far above what a document needs and far below what a stack holds.
+  const deep = tooDeep(input, RULES_MAX_NESTING);
+  if (deep !== undefined) {
+    return { ok: false, errors: [{ path: deep, message: `expected at most ${RULES_MAX_NESTING} levels of nested objects and arrays: flatten the condition (all, any and not take lists)` }] };
+  }
   const shape = RulesDocumentSchema.safeParse(input);
   const errors = shape.success ? [] : flattenIssues(shape.error.issues);
   errors.push(...checkReferences(input));
   if (errors.length > 0 || !shape.success) return { ok: false, errors: dedupe(errors) };
   return { ok: true, rules: shape.data };
+}
+
+/** Most levels of objects and arrays in a rules document (demo.json uses 7). */
+export const RULES_MAX_NESTING = 32;
+
+/** The path of the first value nested deeper than `max` levels, or undefined; walks without recursion. */
+export function tooDeep(input: unknown, max: number): string | undefined {
+  const stack: [unknown, PropertyKey[]][] = [[input, []]];
+  while (stack.length > 0) {
+    const [value, path] = stack.pop()!;
+    if (typeof value !== "object" || value === null) continue;
+    if (path.length >= max) return jsonPath(path);
+    if (Array.isArray(value)) for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], [...path, i]]);
+    else for (const k of Object.keys(value).reverse()) stack.push([(value as Record<string, unknown>)[k], [...path, k]]);
+  }
+  return undefined;
 }
 
 function dedupe(errors: RuleError[]): RuleError[] {

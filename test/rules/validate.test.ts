@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import demo from "../../rules/demo.json" with { type: "json" };
 import { jsonPath, parseRules, type RuleError } from "../../rules/index.js";
+import { RULES_MAX_NESTING } from "../../rules/validate.js";
 
 // A rules document being edited by hand: any shape, as JSON.parse would give.
 type Draft = any;
@@ -183,6 +184,26 @@ describe("an invalid rules document", () => {
       { path: "$.rules[1].when.equals", message: 'unknown key "equals"' },
       { path: "$.rules[1].when", message: expect.stringContaining("expected one operator") },
     ]);
+  });
+
+  it.each([2_500, 100_000])("refuses a condition nested %d levels deep at the level past the limit, without running out of stack", (levels) => {
+    const doc = validDoc();
+    let when: Draft = { field: "path", eq: "/x" };
+    for (let i = 0; i < levels; i++) when = { not: when };
+    doc.rules[0].when = when;
+    expect(errorsOf(doc)).toEqual([{
+      path: `$.rules[0].when${".not".repeat(RULES_MAX_NESTING - 3)}`,
+      message: `expected at most ${RULES_MAX_NESTING} levels of nested objects and arrays: flatten the condition (all, any and not take lists)`,
+    }]);
+  });
+
+  it("takes a condition nested as deep as the limit allows", () => {
+    const doc = validDoc();
+    let when: Draft = { field: "path", eq: "/x" };
+    // $.rules[0].when is 3 levels down; the test itself is one more.
+    for (let i = 0; i < RULES_MAX_NESTING - 4; i++) when = { not: when };
+    doc.rules[0].when = when;
+    expect(errorsOf(doc)).toEqual([]);
   });
 
   it("reports every error of a document together, shape and references alike", () => {

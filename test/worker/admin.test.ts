@@ -127,6 +127,11 @@ describe("PUT and GET /v1/admin/sites/:site/rules", () => {
     ["a body that is not JSON", () => "{ version: t4 }", 400, "invalid_json", undefined],
     ["an empty body", () => "", 400, "invalid_json", undefined],
     ["a JSON array", () => "[]", 400, "invalid_rules", "$"],
+    ["a condition nested 2,500 levels deep", () => {
+      const doc = siteDoc(site, origin) as { rules: { when?: unknown }[] };
+      doc.rules[0]!.when = JSON.parse(`${'{"not":'.repeat(2_500)}{"field":"path","eq":"/x"}${"}".repeat(2_500)}`);
+      return JSON.stringify(doc);
+    }, 400, "invalid_rules", `$.rules[0].when${".not".repeat(29)}`],
     ["a document over the size limit", () => JSON.stringify({ ...siteDoc(site, origin), $schema: "x".repeat(RULES_MAX_BYTES) }), 413, "body_too_large", undefined],
   ])("rejects %s and keeps the running rules", async (_, body, status, code, path) => {
     const res = await putRules(site, body());
