@@ -34,6 +34,22 @@ collect.options("/v1/collect", (c) => {
   });
 });
 
+/**
+ * A batch refused for what it is (400, 413, 415: it can never be taken as sent) carries CORS
+ * headers for whatever page sent it, so the snippet reads the refusal and drops the batch; without
+ * them the browser reports a network error and the snippet would keep the batch and retry it for
+ * good. Refusals that configuration can lift (an unknown site, an origin not yet in the rules) go
+ * without: the snippet keeps those events and retries with backoff, so they arrive once it is fixed.
+ */
+collect.use("/v1/collect", async (c, next) => {
+  await next();
+  const origin = c.req.header("origin");
+  if (origin && c.req.method === "POST" && [400, 413, 415].includes(c.res.status) && !c.res.headers.has("access-control-allow-origin")) {
+    c.res.headers.set("access-control-allow-origin", origin);
+    c.res.headers.append("vary", "Origin");
+  }
+});
+
 collect.post(
   "/v1/collect",
   bodyLimit({
@@ -104,16 +120,45 @@ async function readBatch(c: Context<{ Bindings: Env }>): Promise<CollectRequest>
   } catch {
     throw new ApiError(400, "invalid_encoding", "body is not valid UTF-8: send the JSON encoded as UTF-8");
   }
-  const json = parseJson(text);
+  const raw = parseJson(text);
   // zod drops "__proto__" keys silently; an explicit refusal tells the sender what went wrong.
-  const polluted = (text.includes("__proto__") || text.includes("\\u")) && protoKeyPath(json, "$");
+  const polluted = (text.includes("__proto__") || text.includes("\\u")) && protoKeyPath(raw, "$");
   if (polluted) throw new ApiError(400, "invalid_body", `${polluted}: "__proto__" is not accepted as a key`, [{ path: polluted, message: '"__proto__" is not accepted as a key' }]);
+  // JSON escapes can name half of a surrogate pair (a snippet cutting text in the middle of an
+  // emoji does): each such half becomes U+FFFD, as a UTF-8 encoder would make it, so the event is
+  // stored and indexed as the same text everywhere.
+  const json = LONE_ESCAPE.test(text) ? wellFormed(raw) : raw;
   const parsed = CollectRequestSchema.safeParse(json);
   if (!parsed.success) {
     const issues = flattenIssues(parsed.error.issues);
     throw new ApiError(400, "invalid_body", `${issues[0]!.path}: ${issues[0]!.message}`, issues);
   }
+  // One id names one event: a copy is a resend (acknowledged, counted once), but another event
+  // under the same id would be acknowledged and never stored.
+  const first = new Map<string, number>();
+  const events = parsed.data.events;
+  const repeated = events.flatMap((e, i) => {
+    const at = first.get(e.id);
+    if (at === undefined) first.set(e.id, i);
+    return at === undefined || JSON.stringify(e) === JSON.stringify(events[at]) ? []
+      : [{ path: `$.events[${i}].id`, message: `expected an id of its own, or a copy of $.events[${at}], which has "${e.id}"` }];
+  });
+  if (repeated.length > 0) throw new ApiError(400, "invalid_body", `${repeated[0]!.path}: ${repeated[0]!.message}`, repeated);
   return parsed.data;
+}
+
+/** A `\uD800`-`\uDFFF` escape: the text may hold half a surrogate pair once parsed. */
+const LONE_ESCAPE = /\\u[dD][89a-fA-F]/;
+const LONE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** `v` with every half of a surrogate pair left alone in its strings made U+FFFD (as deep as a batch's shape goes). */
+function wellFormed(v: unknown, depth = 0): unknown {
+  if (typeof v === "string") return v.replace(LONE, "\uFFFD");
+  if (typeof v !== "object" || v === null || depth > 8) return v;
+  if (Array.isArray(v)) return v.map((x) => wellFormed(x, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) out[k] = wellFormed((v as Record<string, unknown>)[k], depth + 1);
+  return out;
 }
 
 /** The answer for events acknowledged without scoring (bots, opted-out visitors). */

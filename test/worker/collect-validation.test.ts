@@ -168,6 +168,7 @@ const cases: Case[] = [
   invalid("a __proto__ key in fields", '$.events[0].fields.__proto__', (v, ev) =>
     batch(v, [ev]).replace('"title":"Pricing"', '"title":"Pricing","fields":{"__proto__":"x"}')),
   invalid("a __proto__ key in the request", "$.__proto__", (v, ev) => batch(v, [ev]).replace(/}$/, ',"__proto__":{"admin":true}}')),
+  invalid("a second event under the first one's id", "$.events[1].id", (v, ev) => batch(v, [ev, { ...ev, type: "form_submit", form: { id: "demo-request" } }])),
 ];
 
 describe("POST /v1/collect with a malformed body", () => {
@@ -199,7 +200,41 @@ describe("POST /v1/collect with a malformed body", () => {
   });
 });
 
+describe("a refusal of /v1/collect", () => {
+  it.each([
+    ["a malformed batch (400)", (v: string) => batch(v, []), {}, 400],
+    ["a body over the limit (413)", (v: string) => batch(v, [{ ...baseEvent(uid("ev")), title: s(BODY_MAX_BYTES) }]), {}, 413],
+    ["a content type it does not take (415)", (v: string) => batch(v, [baseEvent(uid("ev"))]), { "content-type": "image/png" }, 415],
+  ])("of %s can be read by the page that sent it: the snippet drops the batch instead of retrying it", async (_, body, headers, status) => {
+    const res = await postRaw(body(uid("v")), { ...headers, origin: "https://www.anywhere.example" });
+    expect(res.status).toBe(status);
+    expect(res.headers.get("access-control-allow-origin")).toBe("https://www.anywhere.example");
+  });
+
+  it.each([
+    ["an origin the rules do not list yet (403)", { origin: "https://www.not-yet.example" }, "demo", 403],
+    ["a site whose rules are not pushed yet (404)", {}, "not-pushed-yet", 404],
+  ])("for %s stays unreadable to the page: the snippet keeps the events and retries until it is fixed", async (_, headers, site, status) => {
+    const res = await postRaw(JSON.stringify({ site, visitor: uid("v"), events: [baseEvent(uid("ev"))] }), headers);
+    expect(res.status).toBe(status);
+    expect(res.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
+
 describe("POST /v1/collect with a valid body", () => {
+  it("stores half a surrogate pair (an emoji cut in two) as U+FFFD, the same text wherever it is kept", async () => {
+    const visitor = uid("v");
+    const id = uid("ev");
+    // A title cut in the middle of an emoji, and an address typed with one.
+    const text = batch(visitor, [{ ...baseEvent(id), title: "Pricing @@" }, { id: uid("ev"), type: "identify", ts: Date.now(), email: "ana@@@acme.example" }])
+      .replace("Pricing @@", "Pricing \\ud83d").replace("ana@@@", "ana\\udc4d@");
+    const res = await postRaw(text);
+    expect(res.status, await res.clone().text()).toBe(200);
+    const stored = JSON.stringify((await getVisitor("demo", visitor)).body);
+    expect(stored).toContain("ana\uFFFD@acme.example");
+    expect(stored).not.toMatch(/\\ud8|\\udc/i);
+  });
+
   it.each([
     ["text/plain", "text/plain"],
     ["text/plain with a charset", "text/plain;charset=UTF-8"],
