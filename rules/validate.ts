@@ -57,6 +57,11 @@ export function flattenIssues(issues: readonly Issue[], base: PropertyKey[] = []
       for (const key of issue.keys) out.push({ path: jsonPath([...path, key]), message: `unknown key "${key}"` });
       continue;
     }
+    // A record's key that its key schema refuses: what that schema expected ("Invalid key in record" says nothing).
+    if (issue.code === "invalid_key" && issue.issues.length > 0) {
+      out.push({ path: jsonPath(path), message: issue.issues[0]!.message });
+      continue;
+    }
     out.push({ path: jsonPath(path), message: issue.message });
   }
   return out;

@@ -201,6 +201,11 @@ describe("POST /v1/collect with a malformed body", () => {
 });
 
 describe("a refusal of /v1/collect", () => {
+  it("names what a record's key must be", async () => {
+    const res = await postRaw(withEvent({ props: { "bad key": 1 } })(uid("v"), baseEvent(uid("ev"))));
+    expect(((await res.json()) as ErrorResponse).error.issues).toEqual([{ path: '$.events[0].props["bad key"]', message: "expected a key of 1-64 letters, digits, _ . -" }]);
+  });
+
   it.each([
     ["a malformed batch (400)", (v: string) => batch(v, []), {}, 400],
     ["a body over the limit (413)", (v: string) => batch(v, [{ ...baseEvent(uid("ev")), title: s(BODY_MAX_BYTES) }]), {}, 413],
