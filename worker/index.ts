@@ -29,6 +29,21 @@ app.route("/", consoleApi);
 app.route("/", identity);
 app.route("/", identityAdmin);
 app.route("/", selfView);
-app.notFound((c) => onError(new ApiError(404, "not_found", `no route ${c.req.method} ${c.req.path}`), c));
+app.notFound((c) => {
+  // A path the API has, asked with another method: 405 naming the methods it takes.
+  const allowed = [...new Set(app.routes.filter((r) => r.method !== "ALL" && routePattern(r.path).test(c.req.path)).map((r) => r.method))];
+  if (allowed.length > 0) {
+    if (allowed.includes("GET")) allowed.push("HEAD");
+    const allow = allowed.sort().join(", ");
+    return onError(new ApiError(405, "method_not_allowed", `${c.req.method} is not accepted on ${c.req.path}: use ${allow}`, undefined, { allow }), c);
+  }
+  return onError(new ApiError(404, "not_found", `no route ${c.req.method} ${c.req.path}`), c);
+});
+
+/** A route's path (`/v1/admin/sites/:site/rules`) as a pattern its requests' paths match. */
+function routePattern(path: string): RegExp {
+  const source = path.split("/").map((part) => (part.startsWith(":") ? "[^/]+" : part === "*" ? ".*" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))).join("/");
+  return new RegExp(`^${source}$`);
+}
 
 export default app;

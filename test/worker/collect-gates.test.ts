@@ -6,7 +6,7 @@ import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BODY_MAX_BYTES } from "../../worker/wire.js";
 import {
-  BROWSER_UA, collect, collectOk, getVisitor, nextIp, ORIGIN, pageView, seedRules, siteDoc, uid, waitForFreshRateWindow,
+  adminFetch, BROWSER_UA, collect, collectOk, getVisitor, nextIp, ORIGIN, pageView, seedRules, siteDoc, uid, waitForFreshRateWindow,
   type CollectResponse, type ErrorResponse,
 } from "./support/client.js";
 
@@ -109,6 +109,17 @@ describe("origins and CORS", () => {
     const res = await SELF.fetch("https://edge.test/v1/nope", { method: "POST" });
     expect(res.status).toBe(404);
     expect(((await res.json()) as ErrorResponse).error.code).toBe("not_found");
+  });
+
+  it.each([
+    ["GET", "/v1/collect", "OPTIONS, POST"],
+    ["DELETE", "/v1/admin/sites/demo/rules", "GET, HEAD, PUT"],
+    ["PATCH", "/v1/admin/sites/demo/targets/crm", "DELETE, PUT"],
+  ])("answers %s %s with a JSON 405 naming the methods it takes", async (method, path, allow) => {
+    const res = await adminFetch(path, { method });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe(allow);
+    expect(((await res.json()) as ErrorResponse).error.code).toBe("method_not_allowed");
   });
 });
 
