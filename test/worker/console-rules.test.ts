@@ -205,6 +205,14 @@ describe("rules published with PUT /rules or the CLI", () => {
   });
 });
 
+describe("a publish version written with a bare +", () => {
+  it("is refused with what arrived and how to write it", async () => {
+    const res = await send<ErrorResponse>("POST", path("/publish?note=x&version=c9+hotfix"), withMql(20, "c9"));
+    expect(res.status).toBe(400);
+    expect(res.body.error.issues).toEqual([{ path: "query.version", message: 'expected a version: 1-64 of letters, digits . _ : + -, got "c9 hotfix" (a + in a query string is written %2B)' }]);
+  });
+});
+
 describe("bad input changes nothing", () => {
   const table: [string, string, () => unknown, number, string, string][] = [
     ["publish without a note", "/publish", () => withMql(20, "c9"), 400, "invalid_query", "query.note"],

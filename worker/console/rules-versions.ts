@@ -162,7 +162,10 @@ rulesVersions.post("/v1/admin/sites/:site/rules/publish", limitBody, async (c) =
   const text = note(c, true)!;
   const override = c.req.query("version");
   if (override !== undefined && !VERSION.test(override)) {
-    throw new ApiError(400, "invalid_query", "query.version: expected 1-64 of letters, digits . _ : + -", [{ path: "query.version", message: "expected a version: 1-64 of letters, digits . _ : + -" }]);
+    // A "+" left unencoded in a query string reads as a space: say so, with what arrived.
+    const hint = override.includes(" ") ? " (a + in a query string is written %2B)" : "";
+    const message = `expected a version: 1-64 of letters, digits . _ : + -, got ${JSON.stringify(override)}${hint}`;
+    throw new ApiError(400, "invalid_query", `query.version: ${message}`, [{ path: "query.version", message }]);
   }
   const draft = await readDraft(c, site);
   if (override) draft.version = override;
