@@ -7,17 +7,24 @@ import type { EngineEvent } from "./event.js";
 /** A captured event: the engine event's fields, with `url` still whole. */
 export type CapturedEvent = Omit<EngineEvent, "path" | "query" | "referrerHost"> & Partial<Pick<EngineEvent, "path" | "query" | "referrerHost">>;
 
-/** The event as scored: path and query from `url`, host from `referrer`. Returns a new object. */
+/**
+ * The event as scored: path and query from `url`, host from `referrer`. Returns a new object.
+ * A hash route (`/app#/pricing`, `/#!/pricing?plan=team`: a single-page app routing by fragment)
+ * is the page's path, its query added to the page's; any other fragment is not part of the page.
+ */
 export function normalizeEvent(captured: CapturedEvent): EngineEvent {
   const event: EngineEvent = { ...captured };
   if (captured.url !== undefined && (captured.path === undefined || captured.query === undefined)) {
     const url = safeUrl(captured.url);
     if (url !== undefined) {
-      if (captured.path === undefined) event.path = decodePath(url.pathname);
-      if (captured.query === undefined && url.search.length > 1) {
+      const hash = /^#!?(\/.*)$/.exec(url.hash);
+      const route = hash ? safeUrl(new URL(hash[1]!, url.origin).href) : undefined;
+      if (captured.path === undefined) event.path = decodePath((route ?? url).pathname);
+      if (captured.query === undefined && url.search.length + (route?.search.length ?? 0) > 1) {
+        // The page's query, then the route's (a landing's UTM parameters sit before the fragment).
         const query: Record<string, string> = {};
         let n = 0;
-        for (const [k, v] of url.searchParams) {
+        for (const [k, v] of [...url.searchParams, ...(route?.searchParams ?? [])]) {
           if (n++ >= 50) break;
           if (/^[\w.-]{1,64}$/.test(k) && !(k in query)) query[k] = v.slice(0, 512);
         }
