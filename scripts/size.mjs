@@ -10,10 +10,11 @@ export const SIZE_TARGET_GZIP_BYTES = 2500;
 /**
  * The ceiling the build enforces, gzip -9, just above today's snippet (capture, IndexedDB queue
  * with claims, retries, beacon, CTAs in shadow roots with a default look and parts the site can
- * style, cross-domain continuation: about 3.9 KB),
+ * style, cross-domain continuation; passwords skipped however shown, CTAs styled under a strict
+ * Content-Security-Policy, events of one millisecond kept in order: about 4 KB),
  * which is still above the target: the ceiling stops it growing while it is brought down.
  */
-export const SIZE_BUDGET_GZIP_BYTES = 3950;
+export const SIZE_BUDGET_GZIP_BYTES = 4100;
 
 /** Sizes of a built file: raw, gzip -9 and brotli. */
 export function measure(file = "dist/sdk/mql.js") {

@@ -13,11 +13,12 @@ export const EMAIL_CLICK = /[?&](utm_medium=e-?mail|mc_[ce]id|_hsenc|mkt_tok)\b/
 /** Links that count as downloads. */
 export const DOWNLOAD = /\.(pdf|docx?|xlsx?|pptx?|csv|zip)$/i;
 /**
- * Fields never read, tested on type + checked + autocomplete + name run together: passwords,
- * hidden fields, files, buttons, unchecked boxes, payment cards (cc-* autocomplete tokens, card,
- * cvc, iban names).
+ * Fields never read, tested on type + checked + autocomplete + name run together: hidden fields,
+ * files, buttons, unchecked boxes; passwords however shown (a "show password" toggle makes one a
+ * text field: its current-password / new-password token or its name still says so), one-time
+ * codes, secrets and tokens; payment cards (cc-* autocomplete tokens, card, cvc, iban names).
  */
-export const SKIP = /^(password|hidden|file|submit|button|(checkbox|radio)false)|cc-|card|cvc|cvv|iban/i;
+export const SKIP = /^(hidden|file|submit|button|reset|image|(checkbox|radio)false)|pass|pwd|secret|token|one-time|cc-|card|cvc|cvv|iban/i;
 /** A plausible email address, as the wire accepts it (at most 254 characters). */
 export const EMAIL = /^(?=.{6,254}$)[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -26,7 +27,8 @@ export const capture = (emit: Emit) => {
   let last: string | undefined;
   const d = document;
   const page = (force?: unknown) => {
-    const u = location.href.split("#")[0];
+    // A hash route (#/pricing, #!/pricing) is a page of its own; any other fragment is not.
+    const u = location.href.replace(/#(?![/!]).*/, "");
     // Nothing recorded (no consent yet) leaves the page unseen: the page view recorded once consent
     // comes keeps the real referrer and email click.
     if ((u != last || force) && emit("page_view", { referrer: clip(last || d.referrer), title: clip(d.title, 200) })) {
@@ -40,7 +42,7 @@ export const capture = (emit: Emit) => {
     const orig = history[m];
     history[m] = (...a: Parameters<History["pushState"]>) => (spa(), orig.apply(history, a));
   }
-  on("popstate", spa);
+  on("popstate hashchange", spa);
   on("pageshow", (e: PageTransitionEvent) => e.persisted && page(1));
 
   on("submit", (e: SubmitEvent) => {
@@ -52,7 +54,7 @@ export const capture = (emit: Emit) => {
       const v = el.value;
       if (k && !SKIP.test(el.type + el.checked + el.autocomplete + k) && !el.closest("[data-mql-ignore]")) {
         fields[k] = v;
-        if (/mail/i.test(el.type + k) && EMAIL.test(v)) email = v;
+        if (/mail/i.test(el.type + k) && EMAIL.test(v.trim())) email = v.trim();
       }
     }
     const traits = bag(fields);
@@ -61,9 +63,10 @@ export const capture = (emit: Emit) => {
     if (email) emit("identify", { email, traits });
   });
 
+  // The primary or the middle button (a new tab), not a context menu; inside a web component's shadow root too.
   on("click auxclick", (e: MouseEvent) => {
-    const a = (e.target as Element).closest?.("[data-mql-cta],a[href]") as HTMLAnchorElement | null;
-    if (!a) return;
+    const a = (e.composedPath()[0] as Element).closest?.("[data-mql-cta],a[href]") as HTMLAnchorElement | null;
+    if (!a || e.button > 1) return;
     const id = a.dataset.mqlCta;
     const href = clip(a.href);
     if (id != null) emit("cta_click", { element: clip(id, 128), href });

@@ -9,7 +9,7 @@ import { BACKUP_KEY, CLAIM_MS, FLUSH_DELAY_MS, STATE_KEY } from "./constants";
 import { post, retryIn } from "./transport";
 import { render, type CtaTrack } from "./cta";
 import { add, claim, drop, due, hold, mem } from "./queue";
-import { allow, allowed, reset, state, touch } from "./session";
+import { allow, allowed, forget, reset, state, touch } from "./session";
 import type { CollectResponse, Emit, Mql, Options, Rec } from "./types";
 import { api, bag, cfg, clip, g, log, now, on, rid, store } from "./util";
 import { redeem, takeToken, xd } from "./xd";
@@ -81,7 +81,8 @@ export const init = (o: Options): Mql => {
         } else {
           tries++;
           until = now() + wait;
-          hold(b, 0);
+          // Consent withdrawn meanwhile: nothing goes back on the device.
+          if (live()) hold(b, 0);
         }
       } else if (due) wait = due - now();
     } catch (e) {
@@ -101,7 +102,7 @@ export const init = (o: Options): Mql => {
       const t = now();
       const mine = Object.values(mem);
       const b = batch(mine.filter((r) => !tries && !(r.c! > t)));
-      if (b[0] && navigator.sendBeacon(url, JSON.stringify(body(b)))) hold(b, t + CLAIM_MS);
+      if (b[0] && navigator.sendBeacon?.(url, JSON.stringify(body(b)))) hold(b, t + CLAIM_MS);
       store(BACKUP_KEY, mine.filter((r) => r.p != 1));
     }
   };
@@ -117,7 +118,9 @@ export const init = (o: Options): Mql => {
         // Before consent nothing was captured: the page view is recorded now.
         if (!was) start(1);
       } else if (was) {
+        // Withdrawn: the queue, the stored visitor and the backup go, and a later consent starts a new visitor.
         drop();
+        forget();
         store(STATE_KEY, null);
         store(BACKUP_KEY, null);
       }

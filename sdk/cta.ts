@@ -10,10 +10,16 @@
 import type { WireAction } from "./types";
 import { g } from "./util";
 
+/**
+ * The CTA's look, as a constructed stylesheet: a page whose Content-Security-Policy refuses inline
+ * styles (style-src without 'unsafe-inline') does not apply a <style> element, but does apply this.
+ */
+const CSS_TEXT =
+  ":host{all:initial}dialog{font:15px system-ui;z-index:2147483647;border:1px solid #ccd;border-radius:8px;box-shadow:0 4px 24px #0003}" +
+  ".banner,.slide_in{position:fixed;inset:auto 1em 1em}.slide_in{left:auto;max-width:24em}.inline{position:static}form{float:right}";
 const HTML =
-  "<style>:host{all:initial}dialog{font:15px system-ui;z-index:2147483647;border:1px solid #ccd;border-radius:8px;box-shadow:0 4px 24px #0003}" +
-  ".banner,.slide_in{position:fixed;inset:auto 1em 1em}.slide_in{left:auto;max-width:24em}.inline{position:static}form{float:right}</style>" +
   "<dialog part=mql-cta><form method=dialog><button part=mql-close aria-label=Close>×</button></form><b></b><p></p><a part=mql-link></a></dialog>";
+let sheet: CSSStyleSheet;
 
 /** Records `cta_impression`, `cta_click` (with the link) or `cta_dismiss` for a CTA. */
 export type CtaTrack = (type: "cta_impression" | "cta_click" | "cta_dismiss", a: WireAction, href?: string) => void;
@@ -28,6 +34,8 @@ export const render = (a: WireAction, track: CtaTrack, place: Element) => {
   const modal = kind == "modal";
   const host = d.createElement("div");
   const root = host.attachShadow({ mode: "open" });
+  if (!sheet) (sheet = new CSSStyleSheet()).replaceSync(CSS_TEXT);
+  root.adoptedStyleSheets = [sheet];
   root.innerHTML = HTML;
   const [dlg, close, b, p, link] = root.querySelectorAll("dialog,button,b,p,a") as unknown as [HTMLDialogElement, HTMLElement, HTMLElement, HTMLElement, HTMLAnchorElement];
   dlg.className = kind;

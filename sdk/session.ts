@@ -47,3 +47,6 @@ export const touch = (now: number) =>
 
 /** A new visitor (consent given stays given). */
 export const reset = () => state((s) => (st = fresh(s.c)));
+
+/** A new visitor in memory, without consent: what consent withdrawn leaves. */
+export const forget = () => (st = fresh());

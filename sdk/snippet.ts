@@ -12,5 +12,6 @@ try {
   const w = window as unknown as { mql?: { q?: [keyof Mql, IArguments][] } | Mql };
   const queued = (w.mql as { q?: [keyof Mql, IArguments][] } | undefined)?.q;
   const api = (w.mql = init({ ...d, endpoint: d.endpoint || new URL(s.src).origin, debug: d.debug != null } as Options));
-  queued?.map(([k, a]) => (api[k] as Function | undefined)?.(...a));
+  // A page() queued before the script loaded is this page's view, which init has just recorded.
+  queued?.map(([k, a]) => k != "page" && (api[k] as Function | undefined)?.(...a));
 } catch {}

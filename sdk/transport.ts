@@ -4,10 +4,16 @@ import { RETRY_BASE_MS, RETRY_MAX_MS } from "./constants";
 /**
  * POSTs `body` as JSON in a text/plain body (a CORS simple request: no preflight) with keepalive,
  * so a request started before the page goes away still completes. Resolves to the response, or 0
- * on a network error.
+ * on a network error, or when a host page's fetch wrapper throws. The URL goes as a string: some
+ * wrappers read only strings and Requests.
  */
-export const post = (url: URL | string, body: unknown): Promise<Response | 0> =>
-  fetch(url, { method: "POST", body: JSON.stringify(body), keepalive: true }).catch(() => 0 as const);
+export const post = async (url: URL | string, body: unknown): Promise<Response | 0> => {
+  try {
+    return await fetch(url + "", { method: "POST", body: JSON.stringify(body), keepalive: true });
+  } catch {
+    return 0;
+  }
+};
 
 /**
  * What to do after an answer that is not a 2xx: -1 when the batch was refused for good (a 4xx but

@@ -31,11 +31,15 @@ export const api = (path: string) => new URL("/v1/" + path, cfg.endpoint);
 /** Milliseconds since the epoch. */
 export const now = () => Date.now();
 
-/** A unique, time-ordered id: base-36 milliseconds then about 52 random bits. */
-export const rid = (): string => now().toString(36) + Math.random().toString(36).slice(2, 12);
+let seq = 1e6;
+/**
+ * A unique, time-ordered id: base-36 milliseconds, a counter of this page (so ids of one
+ * millisecond keep the order they were made in), then about 52 random bits.
+ */
+export const rid = (): string => now().toString(36) + (++seq).toString(36) + Math.random().toString(36).slice(2, 12);
 
-/** `s` as a string of at most `n` characters (2,000 by default), or undefined. */
-export const clip = (s: any, n = 2e3): string | undefined => s?.toString().slice(0, n);
+/** `s` as a string of at most `n` characters (4,096 by default: the wire's limit for URLs), or undefined. */
+export const clip = (s: any, n = 4096): string | undefined => s?.toString().slice(0, n);
 
 /**
  * Props, traits or form fields as the wire accepts them (one key it refuses would cost the whole

@@ -341,10 +341,74 @@ describe("the snippet in Chromium", () => {
     await page.evaluate(() => (window as any).mql.consent(false));
     await page.evaluate(() => (window as any).mql.track("after revoke"));
     expect((await storage()).local).toEqual([]);
-    // Consent given again: a new page view, and nothing of what was tracked meanwhile.
+    // Consent given again: a new page view, by a new visitor, and nothing of what was tracked meanwhile.
     await page.evaluate(() => (window as any).mql.consent(true));
     await until(() => events("page_view").length == 2, "the page view at the second consent");
     expect(events("custom")).toEqual([]);
+    const visitors = t.accepted.map((r) => r.visitor);
+    expect(new Set(visitors).size).toBe(2);
+    expect([t.invalid, errors]).toEqual([[], []]);
+  });
+
+  it("withdrawn consent writes nothing back when a request in flight then fails", async () => {
+    t = await startServer();
+    t.page("/app", html("App", t.tag('data-consent="required" defer')));
+    const { page, errors } = await tab();
+    await page.goto(`${t.site}/app`);
+    await page.waitForFunction(() => (window as any).mql?.consent);
+    await page.evaluate(() => (window as any).mql.consent(true));
+    await until(() => events("page_view").length == 1, "the page view at consent");
+    // The next request hangs, then fails after consent is withdrawn.
+    let fail!: () => void;
+    const failed = new Promise<void>((r) => (fail = r));
+    await page.route("**/v1/collect", async (route) => {
+      await failed;
+      await route.abort("failed");
+    });
+    await page.evaluate(() => (window as any).mql.track("in flight"));
+    await page.waitForTimeout(800);
+    await page.evaluate(() => (window as any).mql.consent(false));
+    fail();
+    await page.waitForTimeout(300);
+    const queued = await page.evaluate(() => new Promise<number>((ok) => {
+      const open = indexedDB.open("mql");
+      open.onsuccess = () => {
+        const db = open.result;
+        if (!db.objectStoreNames.contains("q")) return ok(0);
+        const count = db.transaction("q").objectStore("q").count();
+        count.onsuccess = () => ok(count.result);
+      };
+    }));
+    expect(queued).toBe(0);
+    expect(await page.evaluate(() => Object.keys(localStorage))).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
+  it("applies its CTA's look under a Content-Security-Policy that refuses inline styles", async () => {
+    t = await startServer();
+    t.actions = [{ id: "bar", kind: "banner", variant: { id: "a", text: "Book a demo", button: { label: "Book", href: "/book" } } }];
+    t.page("/strict", html("Strict", t.tag("defer"), `<meta http-equiv="Content-Security-Policy" content="style-src 'self'">`));
+    const { page } = await tab();
+    const violations: string[] = [];
+    page.on("console", (m) => /Content Security Policy/.test(m.text()) && violations.push(m.text()));
+    await page.goto(`${t.site}/strict`);
+    const banner = page.locator("dialog.banner");
+    await banner.waitFor({ state: "visible" });
+    expect(await banner.evaluate((d) => [getComputedStyle(d).position, getComputedStyle(d).zIndex])).toEqual(["fixed", "2147483647"]);
+    const box = (await banner.boundingBox())!;
+    expect(box.y + box.height).toBeLessThanOrEqual(page.viewportSize()!.height);
+    expect(violations).toEqual([]);
+  });
+
+  it("sends calls made in one millisecond in the order they were made, and does not record a queued page() twice", async () => {
+    t = await startServer();
+    const calls = `<script>mql.page(); mql.identify("ada@acme.io"); for (let i = 0; i < 20; i++) mql.track("step", { i })</script>`;
+    t.page("/land", html("Land", `${STUB}${calls}${t.tag("defer")}`));
+    const { page, errors } = await tab();
+    await page.goto(`${t.site}/land`);
+    await until(() => events("custom").length == 20, "the 20 steps");
+    const order = t.accepted.flatMap((r) => r.events).map((e) => (e.type == "custom" ? `step${(e.props as { i: number }).i}` : e.type));
+    expect(order).toEqual(["page_view", "identify", ...Array.from({ length: 20 }, (_, i) => `step${i}`)]);
     expect([t.invalid, errors]).toEqual([[], []]);
   });
 

@@ -61,6 +61,18 @@ describe("page views", () => {
     expect(types()).toEqual(["page_view"]);
   });
 
+  it.each(["#/pricing", "#!/pricing"])("records a hash route (%s) as a page of its own", async (hash) => {
+    go(`/app${hash.replace("pricing", "start")}`);
+    dispatchEvent(new Event("popstate"));
+    await nextTask();
+    emitted.length = 0;
+    location.hash = hash;
+    dispatchEvent(new Event("hashchange"));
+    await nextTask();
+    expect(types()).toEqual(["page_view"]);
+    expect(emitted[0]![1]!.referrer).toMatch(/\/app#!?\/start$/);
+  });
+
   it("records a page restored from the back/forward cache, and not a normal pageshow", () => {
     dispatchEvent(Object.assign(new Event("pageshow"), { persisted: false }));
     dispatchEvent(Object.assign(new Event("pageshow"), { persisted: true }));
@@ -112,6 +124,14 @@ describe("form submissions", () => {
     ['<input value="no name">', {}],
     ['<input name="user[first name]" value="Ada">', { "user_first_name_": "Ada" }],
     ['<button name="go" value="1">Go</button>', {}],
+    ['<input type="reset" name="rst" value="Clear">', {}],
+    // A "show password" toggle makes the field a text field: its autocomplete token or its name still says what it is.
+    ['<input type="text" name="pw" autocomplete="current-password" value="hunter2">', {}],
+    ['<input type="text" name="choice" autocomplete="new-password" value="s3cret">', {}],
+    ['<input name="password" value="hunter2">', {}],
+    ['<input name="new_pass" value="s3cret">', {}],
+    ['<input name="code" autocomplete="one-time-code" value="123456">', {}],
+    ['<input name="api_token" value="tok_1">', {}],
   ])("of %s keeps fields %j", (field, fields) => {
     submit(`<form id="f">${field}</form>`);
     expect(emitted).toEqual([["form_submit", { form: { id: "f", name: undefined }, fields }]]);
@@ -125,6 +145,11 @@ describe("form submissions", () => {
   it("identifies the visitor from an email field, with the other fields as traits", () => {
     submit('<form id="f"><input type="email" name="work" value="ada@acme.io"><input name="company" value="Acme"></form>');
     expect(emitted[1]).toEqual(["identify", { email: "ada@acme.io", traits: { work: "ada@acme.io", company: "Acme" } }]);
+  });
+
+  it("identifies from an address typed with spaces around it, trimmed", () => {
+    submit('<form id="f"><input name="email" value="  dana@helios.example "></form>');
+    expect(emitted[1]).toEqual(["identify", { email: "dana@helios.example", traits: { email: "  dana@helios.example " } }]);
   });
 
   it.each(["not an email", "a@b", "@acme.io"])("does not identify from %j", (value) => {
@@ -159,5 +184,23 @@ describe("clicks", () => {
     el.addEventListener("click", (e) => (e.preventDefault(), e.stopPropagation()));
     el.dispatchEvent(new MouseEvent("click", { bubbles: true, cancelable: true }));
     expect(emitted).toEqual(event ? [event] : []);
+  });
+
+  it.each([
+    [0, "click", 1],
+    [1, "auxclick", 1],
+    [2, "auxclick", 0],
+  ])("with button %i (%s) records %i CTA click: a context menu is no click", (button, type, n) => {
+    document.body.innerHTML = '<a data-mql-cta="demo-hero" href="/demo">Demo</a>';
+    document.querySelector("a")!.dispatchEvent(new MouseEvent(type, { bubbles: true, composed: true, button }));
+    expect(emitted).toHaveLength(n);
+  });
+
+  it("records a CTA inside a web component's shadow root", () => {
+    const host = document.createElement("x-offer");
+    document.body.append(host);
+    host.attachShadow({ mode: "open" }).innerHTML = '<a data-mql-cta="in-shadow" href="/demo"><span>Demo</span></a>';
+    host.shadowRoot!.querySelector("span")!.dispatchEvent(new MouseEvent("click", { bubbles: true, composed: true }));
+    expect(emitted).toEqual([["cta_click", { element: "in-shadow", href: `${location.origin}/demo` }]]);
   });
 });

@@ -56,4 +56,31 @@ describe("visits", () => {
     expect(after.v).not.toBe(before.v);
     expect([after.n, after.f, after.c]).toEqual([1, true, 1]);
   });
+
+  it("forget() (consent withdrawn) leaves a new visitor in memory, without consent, and writes nothing", async () => {
+    const s = await tab();
+    s.allow(1);
+    s.state((st) => (st.c = 1));
+    const before = s.touch(1e12);
+    s.allow(0);
+    localStorage.clear();
+    s.forget();
+    const after = s.touch(1e12 + MIN);
+    expect(after.v).not.toBe(before.v);
+    expect(after.c).toBeUndefined();
+    expect(localStorage.length).toBe(0);
+  });
+});
+
+describe("event ids", () => {
+  it("made in one millisecond sort in the order they were made (IndexedDB sends in key order)", async () => {
+    vi.resetModules();
+    const { rid } = await import("../../../sdk/util");
+    vi.spyOn(Date, "now").mockReturnValue(1_800_000_000_000);
+    const ids = Array.from({ length: 200 }, () => rid());
+    vi.restoreAllMocks();
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(200);
+    expect(ids.every((id) => /^[\w-]{8,64}$/.test(id))).toBe(true);
+  });
 });

@@ -19,6 +19,14 @@ describe("post", () => {
     expect(init!.headers).toBeUndefined();
   });
 
+  it("passes the URL as a string (a host page's fetch wrapper may read only strings), and resolves to 0 when the wrapper throws", async () => {
+    const fetch = vi.spyOn(globalThis, "fetch").mockImplementationOnce(() => {
+      throw new TypeError("wrapper broke");
+    });
+    expect(await post(new URL("https://w.example/v1/collect"), {})).toBe(0);
+    expect(fetch.mock.calls[0]![0]).toBe("https://w.example/v1/collect");
+  });
+
   it("resolves to 0 on a network error instead of throwing", async () => {
     vi.spyOn(globalThis, "fetch").mockRejectedValue(new TypeError("Failed to fetch"));
     expect(await post("https://w.example/v1/collect", {})).toBe(0);
