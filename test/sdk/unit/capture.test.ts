@@ -125,6 +125,8 @@ describe("form submissions", () => {
     ['<input name="user[first name]" value="Ada">', { "user_first_name_": "Ada" }],
     ['<button name="go" value="1">Go</button>', {}],
     ['<input type="reset" name="rst" value="Clear">', {}],
+    ['<select name="topics" multiple><option selected>pricing</option><option>api</option><option selected>security</option></select>', { topics: "pricing,security" }],
+    ['<input type="checkbox" name="topic" value="a" checked><input type="checkbox" name="topic" value="b"><input type="checkbox" name="topic" value="c" checked>', { topic: "a,c" }],
     // A "show password" toggle makes the field a text field: its autocomplete token or its name still says what it is.
     ['<input type="text" name="pw" autocomplete="current-password" value="hunter2">', {}],
     ['<input type="text" name="choice" autocomplete="new-password" value="s3cret">', {}],
