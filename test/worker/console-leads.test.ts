@@ -154,6 +154,17 @@ describe("GET /v1/admin/sites/:site/leads.csv", () => {
   });
 });
 
+describe("a search in companies outside ASCII", () => {
+  it.each(["ÉCLAIR", "éclair", "Énergie", "éCLAIR é"])("finds %j however it is cased", async (q) => {
+    const { site: own, origin } = await consoleSite("fold");
+    const eve = await play(own, origin, [{ identify: "eve@eclair.example", traits: { company: "ÉCLAIR Énergie" } }]);
+    const byQ = await getJson<List>(`/v1/admin/sites/${own}/leads?q=${encodeURIComponent(q)}`);
+    const byCompany = await getJson<List>(`/v1/admin/sites/${own}/leads?company=${encodeURIComponent(q)}`);
+    expect([byQ.leads.map((l) => l.visitor), byCompany.leads.map((l) => l.visitor)]).toEqual([[eve], [eve]]);
+    expect((await getJson<List>(`/v1/admin/sites/${own}/leads?q=${encodeURIComponent("éclairs")}`)).total).toBe(0);
+  });
+});
+
 describe("visitors of one person, on a site that stitches", () => {
   it("each carry the lead they belong to, with the lead's stage and total beside their own", async () => {
     const { site: own, origin } = await identitySite();

@@ -27,7 +27,7 @@ import type { Profile } from "../visitor-object.js";
 import { getEngine } from "../rules-cache.js";
 import { hasTable, kvPut, visitorKv } from "../sql-tables.js";
 import { alarmBy } from "../webhooks/alarm.js";
-import { withIndex } from "./schema.js";
+import { fold, withIndex } from "./schema.js";
 import type { LeadView } from "../identity/forward.js";
 
 /** How long after a batch the object reports it: batches arriving meanwhile go in the same write. */
@@ -61,7 +61,7 @@ interface IndexReport {
 
 const LEAD_COLUMNS = ["site", "visitor", "stage", "total", "fit", "engagement", "scores", "email", "email_kind", "domain", "company",
   "traits", "identified", "first_seen", "last_seen", "events", "source", "medium", "campaign", "referrer", "landing", "rules", "updated_at",
-  "lead", "lead_stage", "lead_total"];
+  "lead", "lead_stage", "lead_total", "company_folded"];
 
 const SQL = {
   leads: `INSERT OR REPLACE INTO leads (${LEAD_COLUMNS.join(", ")}) SELECT ${columns(LEAD_COLUMNS.length)} FROM json_each(?)`,
@@ -224,7 +224,7 @@ function leadRow(site: string, state: VisitorState, profile: Profile, scores: Re
     state.firstSeen, state.lastSeen, state.events,
     ft?.source ?? null, ft?.medium ?? null, ft?.campaign ?? null, ft?.referrerHost ?? null, ft?.path ?? null,
     JSON.stringify(ruleTotals), now,
-    lead?.id ?? null, lead?.stage ?? null, lead?.total ?? null,
+    lead?.id ?? null, lead?.stage ?? null, lead?.total ?? null, fold(companyOf(id)),
   ];
 }
 

@@ -10,6 +10,7 @@ import { ApiError } from "../errors.js";
 import { toCsv } from "./csv.js";
 import { checkStage, pathParam, queryEnum, queryInt, queryText, siteEngine, VISITOR_ID } from "./params.js";
 import { index } from "./db.js";
+import { fold } from "./schema.js";
 
 /** Most leads in one page of the list, and in one CSV export. */
 export const LEADS_PAGE_MAX = 200;
@@ -83,15 +84,17 @@ function leadFilter(c: Context, site: string, engine: Engine): Filter {
     where.push("stage = ?");
     binds.push(checkStage(engine, "query.stage", stage));
   }
+  // A row reported before company_folded existed compares its company as SQLite lower-cases it (ASCII) until it reports again.
+  const companyText = "coalesce(company_folded, lower(coalesce(company, '')))";
   const q = queryText(c, "q", 200);
   if (q) {
-    where.push("(instr(lower(coalesce(email, '')), ?) > 0 OR instr(lower(coalesce(company, '')), ?) > 0 OR instr(lower(visitor), ?) > 0)");
-    binds.push(q.toLowerCase(), q.toLowerCase(), q.toLowerCase());
+    where.push(`(instr(lower(coalesce(email, '')), ?) > 0 OR instr(${companyText}, ?) > 0 OR instr(lower(visitor), ?) > 0)`);
+    binds.push(fold(q), fold(q), fold(q));
   }
   const company = queryText(c, "company", 200);
   if (company) {
-    where.push("instr(lower(coalesce(company, '')), ?) > 0");
-    binds.push(company.toLowerCase());
+    where.push(`instr(${companyText}, ?) > 0`);
+    binds.push(fold(company));
   }
   const source = queryText(c, "source", 200);
   if (source) {

@@ -17,7 +17,7 @@ const DDL = [
     first_seen INTEGER, last_seen INTEGER, events INTEGER NOT NULL,
     source TEXT, medium TEXT, campaign TEXT, referrer TEXT, landing TEXT,
     rules TEXT NOT NULL, updated_at INTEGER NOT NULL,
-    lead TEXT, lead_stage TEXT, lead_total REAL,
+    lead TEXT, lead_stage TEXT, lead_total REAL, company_folded TEXT,
     PRIMARY KEY (site, visitor))`,
   "CREATE INDEX IF NOT EXISTS leads_seen ON leads (site, last_seen)",
   "CREATE INDEX IF NOT EXISTS leads_first ON leads (site, first_seen)",
@@ -42,6 +42,9 @@ const DDL = [
   "CREATE INDEX IF NOT EXISTS deliveries_created ON deliveries (site, created_at)",
 ];
 
+/** Text as the console's searches compare it: composed, then lower-cased in every script. */
+export const fold = (text: string | null | undefined): string | null => (text == null ? null : text.normalize("NFC").toLowerCase());
+
 /**
  * Columns added to a table after its first release: a database created before them gets them here
  * (SQLite has no ADD COLUMN IF NOT EXISTS). Their rows read null until their visitors report again.
@@ -50,7 +53,9 @@ const ADDED_COLUMNS: Record<string, [column: string, type: string][]> = {
   // What a message reports (the stage entered, or the score reached as JSON) and when a pending one is tried next.
   deliveries: [["stage", "TEXT"], ["score", "TEXT"], ["next_at", "INTEGER"]],
   // The lead (one person across browsers) a stitched visitor belongs to, as of its last report.
-  leads: [["lead", "TEXT"], ["lead_stage", "TEXT"], ["lead_total", "REAL"]],
+  leads: [["lead", "TEXT"], ["lead_stage", "TEXT"], ["lead_total", "REAL"],
+    // The company as searches compare it (SQLite's lower() folds ASCII only: "ÉCLAIR" would not match "éclair").
+    ["company_folded", "TEXT"]],
 };
 
 async function addMissingColumns(db: D1Database): Promise<void> {
