@@ -18,9 +18,11 @@ describe("funnel arithmetic", () => {
     ]).map((s) => [s.stage, s.fromPrevious, s.fromTop])).toEqual([["visitor", 1, 1], ["lead", 0.25, 0.25], ["mql", 0.2, 0.05], ["sql", 0, 0]]);
   });
 
-  it("answers 0 rather than dividing by zero", () => {
+  it("answers 0 rather than dividing by zero, and a step's share of nobody is unknown (null)", () => {
     expect(ratio(3, 0)).toBe(0);
-    expect(funnelSteps([{ stage: "visitor", label: "v", reached: 0 }, { stage: "mql", label: "m", reached: 0 }])[1]!.fromTop).toBe(0);
+    expect(funnelSteps([{ stage: "visitor", label: "v", reached: 0 }, { stage: "mql", label: "m", reached: 0 }]).map((s) => [s.fromPrevious, s.fromTop])).toEqual([[null, null], [null, null]]);
+    expect(funnelSteps([{ stage: "visitor", label: "v", reached: 4 }, { stage: "lead", label: "l", reached: 0 }, { stage: "mql", label: "m", reached: 0 }])
+      .map((s) => [s.fromPrevious, s.fromTop])).toEqual([[1, 1], [0, 0], [null, 0]]);
   });
 
   it.each([

@@ -9,10 +9,10 @@ export interface FunnelStep {
   stage: string;
   label: string;
   reached: number;
-  /** Share of the previous step that reached this one (1 for the first step). */
-  fromPrevious: number;
-  /** Share of the whole cohort. */
-  fromTop: number;
+  /** Share of the previous step that reached this one (1 for the first step); null out of nobody. */
+  fromPrevious: number | null;
+  /** Share of the whole cohort; null for an empty cohort. */
+  fromTop: number | null;
 }
 
 /** Rates of a funnel from how many reached each stage, in order (the first is the cohort). */
@@ -20,7 +20,8 @@ export function funnelSteps(stages: readonly { stage: string; label: string; rea
   const top = stages[0]?.reached ?? 0;
   return stages.map((s, i) => {
     const prev = i === 0 ? s.reached : stages[i - 1]!.reached;
-    return { ...s, fromPrevious: i === 0 ? 1 : ratio(s.reached, prev), fromTop: ratio(s.reached, top) };
+    // A share of nobody is unknown, not 0 %.
+    return { ...s, fromPrevious: prev <= 0 ? null : i === 0 ? 1 : ratio(s.reached, prev), fromTop: top <= 0 ? null : ratio(s.reached, top) };
   });
 }
 
