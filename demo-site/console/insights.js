@@ -4,19 +4,37 @@ import { barChart } from "./charts.js";
 
 /** A rate as a percentage (a no-break space, so "50 %" never wraps); a rate out of nobody (null) is unknown: "—", not "0 %". */
 const pct = (r) => (r === null || r === undefined ? "—" : `${(r * 100).toFixed(r > 0 && r < 0.1 ? 1 : 0)}\u00a0%`);
-/** The funnel's period: the last N days, or from/to dates (YYYY-MM-DD, `to` included). */
-const funnelPeriod = { days: 30, from: "", to: "" };
+/** The funnel's period: the last N days, or from/to dates (YYYY-MM-DD, `to` included), and why the last dates were refused. */
+const funnelPeriod = { days: 30, from: "", to: "", error: "" };
+/** Midnight starting a YYYY-MM-DD day where the user is, `plus` days later, in ms: the days picked are the user's, not UTC's. */
+const localDay = (date, plus = 0) => {
+  const [y, m, d] = date.split("-").map(Number);
+  return new Date(y, m - 1, d + plus).getTime();
+};
 
 /** Visitors -> leads -> MQL -> SQL for a period, and the MQL rate per channel and landing page. */
 export async function funnelView() {
   const p = funnelPeriod;
-  const f = await api(p.from || p.to ? `/funnel?${new URLSearchParams({ ...(p.from ? { from: p.from } : {}), ...(p.to ? { to: p.to } : {}) })}` : `/funnel?days=${p.days}`);
+  const query = p.from || p.to
+    ? new URLSearchParams({ ...(p.from ? { from: String(localDay(p.from)) } : {}), ...(p.to ? { to: String(localDay(p.to, 1)) } : {}) })
+    : `days=${p.days}`;
+  const f = await api(`/funnel?${query}`);
+  const error = p.error;
+  p.error = "";
   const reload = () => dispatchEvent(new HashChangeEvent("hashchange"));
   const period = h("select", { id: "funnel-days", "aria-label": "period" }, [7, 30, 90, 365].map((d) => h("option", { value: d, selected: !p.from && !p.to && d === p.days }, `last ${d} days`)));
   period.addEventListener("change", () => Object.assign(p, { days: Number(period.value), from: "", to: "" }) && reload());
   const from = h("input", { type: "date", "aria-label": "from", value: p.from });
   const to = h("input", { type: "date", "aria-label": "to", value: p.to });
-  const apply = h("button", { type: "button", class: "secondary", onclick: () => Object.assign(p, { from: from.value, to: to.value }) && reload() }, "Apply dates");
+  // Dates out of order are refused here, next to the controls, and the period shown stays.
+  const apply = h("button", {
+    type: "button", class: "secondary",
+    onclick: () => {
+      const wrong = from.value && to.value && to.value < from.value;
+      Object.assign(p, wrong ? { error: "The end date is before the start date." } : { from: from.value, to: to.value, error: "" });
+      reload();
+    },
+  }, "Apply dates");
   const target = f.target.toUpperCase();
   const breakdown = (dim, title) => {
     const rows = f.by[dim] || [];
@@ -30,6 +48,7 @@ export async function funnelView() {
   return h("div", {},
     h("div", { class: "card" },
       h("div", { class: "row" }, h("h1", { class: "title" }, "Funnel"), period, "or from", from, "to", to, apply),
+      error ? h("p", { class: "error", id: "funnel-error", role: "alert" }, error) : null,
       h("p", { class: "muted" }, `Visitors first seen from ${when(f.from)} to ${when(f.to)}, and how far they went since. Channels and pages are ranked by the ${target} rate their numbers can be trusted for.`),
       h("div", { id: "funnel-steps" }, barChart(f.steps.map((s, i) => ({ label: s.label, values: [s.reached], note: i === 0 ? "" : `${pct(s.fromPrevious)} of previous, ${pct(s.fromTop)} of all` }))))),
     h("div", { class: "grid2" }, breakdown("source", `${target} rate by source`), breakdown("medium", `${target} rate by medium`)),

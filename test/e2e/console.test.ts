@@ -241,6 +241,15 @@ describe("the console", () => {
     await page.fill("input[aria-label=to]", "2020-01-31");
     await page.click("text=Apply dates");
     await expect.poll(() => page.locator("#funnel-steps svg").getAttribute("aria-label")).toMatch(/^Visitor: 0;/);
+    // An empty period's shares are unknown, not 0 %.
+    expect(await page.locator("#funnel-steps tspan.note").first().textContent()).toBe("— of previous, — of all");
+    // Dates out of order: said next to the controls, which stay, with the period shown before.
+    await page.fill("input[aria-label=from]", "2020-02-10");
+    await page.fill("input[aria-label=to]", "2020-02-01");
+    await page.click("text=Apply dates");
+    await expect.poll(() => page.textContent("#funnel-error")).toBe("The end date is before the start date.");
+    expect(await page.locator("#funnel-days").count()).toBe(1);
+    expect(await page.locator("#funnel-steps svg").getAttribute("aria-label")).toMatch(/^Visitor: 0;/);
   });
 
   it("rebuilds the index from the visitors on request", async () => {
