@@ -78,7 +78,7 @@ adminWebhooks.put(
     await writeTargets(c.env.RULES, s, existed ? targets.map((t) => (t.id === id ? target : t)) : [...targets, target]);
     // Stored, but a secret the worker does not have yet holds every webhook to the target back: said now, not at the first delivery.
     const key = targetKey(target, c.env);
-    const warnings = key.ok ? [] : [{ path: target.secretEnv ? "$.secretEnv" : "$.secret", message: `${key.error}: until it is, webhooks to this target stay pending and are retried` }];
+    const warnings = key.ok ? [] : [{ path: target.secretEnv ? "$.secretEnv" : "$.secret", message: `${key.error}: until it is, webhooks to this target are retried on the backoff, then kept as dead letters to replay` }];
     return c.json({ ok: true, site: s, target: publicTarget(target), ...(warnings.length > 0 ? { warnings } : {}) }, existed ? 200 : 201);
   },
 );

@@ -27,7 +27,7 @@ describe("targets", () => {
     expect(slack.status).toBe(201);
     expect(((await slack.json()) as { warnings?: unknown }).warnings).toEqual([{
       path: "$.secretEnv",
-      message: "the secret SLACK_WEBHOOK_SECRET is not set (wrangler secret put SLACK_WEBHOOK_SECRET): until it is, webhooks to this target stay pending and are retried",
+      message: "the secret SLACK_WEBHOOK_SECRET is not set (wrangler secret put SLACK_WEBHOOK_SECRET): until it is, webhooks to this target are retried on the backoff, then kept as dead letters to replay",
     }]);
     const list = await adminFetch(`/v1/admin/sites/${site}/targets`);
     const listText = await list.text();

@@ -160,13 +160,25 @@ describe("delivery", () => {
     expect(await deliveries(name)).toHaveLength(1);
   });
 
-  it("dead-letters a webhook whose signature the receiver rejects (wrong secret): 401 is final", async () => {
+  it("retries a webhook whose signature the receiver rejects (wrong secret, 401) on the backoff: the secret can be put right", async () => {
     const name = uid("wrongkey");
     const { site, origin } = await qualifyingSite(hookUrl(name), { secret: `whsec_${btoa("a different secret of 32 bytes!!")}` });
     const visitor = await qualifiedVisitor(site, origin);
-    const [m] = await fireUntil(site, visitor, settled);
-    expect(m).toMatchObject({ status: "dead", attempts: 1 });
+    const [m] = await fireUntil(site, visitor, (ms) => ms[0]!.attempts === 1);
+    expect(m).toMatchObject({ status: "pending", attempts: 1 });
+    expect(m!.nextAt! - m!.tries[0]!.at).toBeGreaterThanOrEqual(4_500);
     expect((await deliveries(name)).map((d) => [d.verified, d.answered])).toEqual([[false, 401]]);
+  });
+
+  it.each([["a 429", 429], ["a 503", 503]])("takes a short Retry-After on %s as the least wait: the backoff still spreads the tries over a day", async (_, status) => {
+    const name = uid("short");
+    await plan(name, { failFirst: 3, failStatus: status, retryAfter: "1" });
+    const { site, origin } = await qualifyingSite(hookUrl(name));
+    const visitor = await qualifiedVisitor(site, origin);
+    const [m] = await fireUntil(site, visitor, (ms) => ms[0]!.attempts === 2);
+    const second = m!.tries[1]!;
+    // The second pause is the backoff's 5 minutes (less its jitter), not the 1 s asked for.
+    expect(m!.nextAt! - second.at).toBeGreaterThanOrEqual(270_000);
   });
 
   it("disables a target that answers 410 Gone; its later webhooks are dead letters without a send", async () => {

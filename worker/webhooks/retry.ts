@@ -1,7 +1,10 @@
 /**
- * What a try's outcome means and when the next one is due. Retried: network errors, timeouts,
- * 429 (after its Retry-After) and 5xx. Failed for good: any other status that is not 2xx, 3xx
- * included (redirects are never followed), and 410 Gone also disables the target.
+ * What a try's outcome means and when the next one is due. Failed for good: an answer saying the
+ * body itself is wrong (400, 413, 422: the same body sent again cannot pass) and redirects (3xx,
+ * never followed); 410 Gone also disables the target. Everything else is retried over about a
+ * day: network errors, timeouts, 5xx, 429, and the 401, 403, 404 or 408 of a CRM whose
+ * credentials, endpoint or limits are put right meanwhile (the receiver's own 401 on a signature
+ * it cannot verify included: the secret can be fixed).
  */
 
 /** Pause after each failed try: about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; then dead letter. */
@@ -24,11 +27,9 @@ export type Verdict =
 export function verdictOf(status: number, retryAfter: string | null, now: number): Verdict {
   if (status >= 200 && status < 300) return { kind: "delivered" };
   if (status === 410) return { kind: "gone" };
-  if (status === 429 || status >= 500) {
-    const ms = retryAfterMs(retryAfter, now);
-    return ms === undefined ? { kind: "retry" } : { kind: "retry", retryAfterMs: ms };
-  }
-  return { kind: "failed" };
+  if (status < 400 || status === 400 || status === 413 || status === 422) return { kind: "failed" };
+  const ms = retryAfterMs(retryAfter, now);
+  return ms === undefined ? { kind: "retry" } : { kind: "retry", retryAfterMs: ms };
 }
 
 /** Retry-After as seconds or an HTTP date, in milliseconds from now (bounded); undefined if absent or unreadable. */
@@ -51,7 +52,8 @@ export function retryAfterMs(value: string | null, now: number): number | undefi
  */
 export function nextTryAt(attempt: number, now: number, verdict: { retryAfterMs?: number }, random: () => number = Math.random): number | null {
   if (attempt >= ATTEMPTS_MAX) return null;
-  if (verdict.retryAfterMs !== undefined) return now + verdict.retryAfterMs;
   const base = BACKOFF_MS[attempt - 1]!;
-  return now + Math.round(base * (1 + JITTER_RATIO * (2 * random() - 1)));
+  const backoff = Math.round(base * (1 + JITTER_RATIO * (2 * random() - 1)));
+  // Retry-After is the least wait, not the schedule: a CRM asking for 3 s each time does not spend a day's tries in 30 s.
+  return now + Math.max(backoff, verdict.retryAfterMs ?? 0);
 }
