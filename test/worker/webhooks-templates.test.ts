@@ -136,6 +136,14 @@ describe("templates", () => {
     });
   });
 
+  it.each([
+    ["a long tracking query: left off", `https://www.northwind.example/pricing?gclid=${"x".repeat(3200)}`, "https://www.northwind.example/pricing"],
+    ["a path too long on its own: no button", `https://www.northwind.example/${"p".repeat(3100)}`, undefined],
+  ])("slack: a page URL past Slack's 3,000 characters, %s", (_, url, button) => {
+    const msg = body("slack", { ...PAYLOAD, data: { ...PAYLOAD.data, page: { ...PAYLOAD.data.page, url } } }) as { blocks: { type: string; elements?: { url: string }[] }[] };
+    expect(msg.blocks.find((b) => b.type === "actions")?.elements?.[0]?.url).toBe(button);
+  });
+
   it("slack: visitor-supplied text cannot ping a channel or inject links", () => {
     const msg = body("slack", withVisitor({ traits: { name: "<!channel> <https://evil.example|click> & co" } })) as { text: string };
     expect(msg.text).toBe("&lt;!channel&gt; &lt;https://evil.example|click&gt; &amp; co is now MQL: total 87.25 &gt;= 80");

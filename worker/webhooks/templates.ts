@@ -170,6 +170,9 @@ function salesforce(p: WebhookPayload) {
   };
 }
 
+/** The longest URL a Slack button takes. */
+const SLACK_URL_MAX = 3000;
+
 /** Slack's mrkdwn treats &, < and > as markup (`<!channel>` pings everyone): visitor text is escaped. */
 export function slackEscape(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -194,8 +197,11 @@ function slack(p: WebhookPayload) {
     { type: "section", fields: fields.map((f) => ({ type: "mrkdwn", text: f })) },
     { type: "section", text: { type: "mrkdwn", text: `*Why*\n${topRules(p, SLACK_RULES_MAX).map((r) => `• ${slackEscape(r)}`).join("\n") || "no rule counted"}` } },
   ];
-  const link = p.data.page.url;
-  if (link && /^https?:\/\//i.test(link)) {
+  // Slack refuses a button URL past 3,000 characters (the whole message with it): a long tracking
+  // query is left off, and a page whose path alone is too long gets no button.
+  const page = p.data.page.url;
+  const link = page && page.length > SLACK_URL_MAX ? page.replace(/[?#].*$/, "") : page;
+  if (link && link.length <= SLACK_URL_MAX && /^https?:\/\//i.test(link)) {
     blocks.push({ type: "actions", elements: [{ type: "button", text: { type: "plain_text", text: "Open the page they were on" }, url: link }] });
   }
   return { text, blocks };
