@@ -13,10 +13,13 @@ export async function webhooksView() {
     dispatchEvent(new HashChangeEvent("hashchange"));
   });
 
+  /** Where a message's outbox is: a stitched lead's own (its id starts ld_), or the visitor's. */
+  const outbox = (owner) => owner.startsWith("ld_") ? `/identity/leads/${encodeURIComponent(owner)}/webhooks` : `/visitors/${encodeURIComponent(owner)}/webhooks`;
+
   async function replay(visitor, id, button) {
     button.disabled = true;
     try {
-      await api(`/visitors/${encodeURIComponent(visitor)}/webhooks/${encodeURIComponent(id)}/replay`, { method: "POST" });
+      await api(`${outbox(visitor)}/${encodeURIComponent(id)}/replay`, { method: "POST" });
       status.className = "ok";
       status.textContent = `Message ${id} queued again with the same webhook-id; it is sent within seconds.`;
     } catch (e) {
@@ -30,13 +33,13 @@ export async function webhooksView() {
   async function showTries(row, m) {
     const next = row.nextElementSibling;
     if (next?.classList.contains("tries")) return next.remove();
-    const all = await api(`/visitors/${encodeURIComponent(m.visitor)}/webhooks`);
+    const all = await api(outbox(m.visitor));
     const msg = all.webhooks.find((x) => x.id === m.id);
     const tries = msg?.tries ?? [];
     row.after(h("tr", { class: "tries" }, h("td", { colspan: 8 },
       tries.length === 0 ? h("span", { class: "muted" }, "No try yet.")
         : h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Try"), h("th", {}, "When"), h("th", {}, "Answer"), h("th", { class: "num" }, "Duration"), h("th", {}, "Outcome"))),
-          h("tbody", {}, tries.map((t, i) => h("tr", {}, h("td", {}, String(i + 1)), h("td", {}, when(t.at)), h("td", {}, t.status === null ? t.error || "no answer" : `HTTP ${t.status}${t.error ? ` ${t.error}` : ""}`), h("td", { class: "num" }, `${t.durationMs} ms`), h("td", {}, t.outcome))))))));
+          h("tbody", {}, tries.map((t, i) => h("tr", {}, h("td", {}, String(i + 1)), h("td", {}, when(t.at)), h("td", {}, t.status === null ? t.error || "no answer" : t.error?.startsWith(`HTTP ${t.status}`) ? t.error : `HTTP ${t.status}${t.error ? ` ${t.error}` : ""}`), h("td", { class: "num" }, `${t.durationMs} ms`), h("td", {}, t.outcome))))))));
   }
 
   /** What a message reports: the stage entered, or the score reached (null from an index older than that). */
@@ -62,7 +65,8 @@ export async function webhooksView() {
               m.nextAt ? h("div", { class: "muted next" }, `next try ${when(m.nextAt)}`) : null,
               m.lastError ? h("div", { class: "muted" }, m.lastError) : null),
             h("td", { class: "num" }, String(m.attempts)),
-            h("td", {}, m.status === "dead" ? replayButton(m.visitor, m.id) : null));
+            h("td", {}, h("button", { type: "button", class: "link", "aria-label": `show every try of ${m.id}`, onclick: (e) => { e.stopPropagation(); showTries(row, m); } }, "tries"),
+              " ", m.status === "dead" ? replayButton(m.visitor, m.id) : null));
           row.addEventListener("click", () => showTries(row, m));
           return row;
         }))))),
