@@ -110,7 +110,12 @@ async function route() {
   if (!session()) return logout();
   const [name, arg] = location.hash.replace(/^#\/?/, "").split("/");
   const key = routes[name] ? name : "leads";
-  for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.view === (key === "lead" ? "leads" : key));
+  for (const a of document.querySelectorAll("#nav a")) {
+    const here = a.dataset.view === (key === "lead" ? "leads" : key);
+    a.classList.toggle("active", here);
+    if (here) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
   const v = view();
   v.replaceChildren(h("p", { class: "muted" }, "Loading…"));
   try {

@@ -71,14 +71,14 @@ export async function feedbackView() {
       h("h2", {}, "Precision by rule"),
       f.rules.length === 0 ? h("p", { class: "muted" }, "No verdict yet.")
         : [barChart(f.rules.map((r) => ({ label: r.description, values: [r.precision], note: `(${r.accepted}/${r.accepted + r.rejected})` })), { format: pct, max: 1 }),
-          h("table", { id: "precision" }, h("thead", {}, h("tr", {}, h("th", {}, "Rule"), h("th", { class: "num" }, "Accepted"), h("th", { class: "num" }, "Rejected"), h("th", { class: "num" }, "Precision"), h("th", { class: "num" }, "At least"))),
-            h("tbody", {}, f.rules.map((r) => h("tr", { "data-rule": r.rule }, h("td", {}, r.description, h("div", { class: "muted" }, r.rule)), h("td", { class: "num" }, String(r.accepted)), h("td", { class: "num" }, String(r.rejected)), h("td", { class: "num" }, pct(r.precision)), h("td", { class: "num" }, pct(r.low))))))]),
+          h("div", { class: "scroll-x" }, h("table", { id: "precision" }, h("thead", {}, h("tr", {}, h("th", {}, "Rule"), h("th", { class: "num" }, "Accepted"), h("th", { class: "num" }, "Rejected"), h("th", { class: "num" }, "Precision"), h("th", { class: "num" }, "At least"))),
+            h("tbody", {}, f.rules.map((r) => h("tr", { "data-rule": r.rule }, h("td", {}, r.description, h("div", { class: "muted" }, r.rule)), h("td", { class: "num" }, String(r.accepted)), h("td", { class: "num" }, String(r.rejected)), h("td", { class: "num" }, pct(r.precision)), h("td", { class: "num" }, pct(r.low)))))))]),
     h("div", { class: "card" },
       h("h2", {}, "Verdicts"),
-      h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Lead"), h("th", {}, "Stage"), h("th", {}, "Verdict"), h("th", {}, "Reason"), h("th", {}, "By"), h("th", {}, "When"))),
+      h("div", { class: "scroll-x" }, h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Lead"), h("th", {}, "Stage"), h("th", {}, "Verdict"), h("th", {}, "Reason"), h("th", {}, "By"), h("th", {}, "When"))),
         h("tbody", {}, f.feedback.map((x) => h("tr", {},
           h("td", {}, h("a", { href: `#/lead/${encodeURIComponent(x.visitor)}` }, x.email || x.visitor)), h("td", {}, x.stage.toUpperCase()),
-          h("td", { class: x.verdict === "accepted" ? "ok" : "error" }, x.verdict), h("td", {}, x.reason || ""), h("td", {}, x.by || ""), h("td", {}, when(x.at))))))));
+          h("td", { class: x.verdict === "accepted" ? "ok" : "error" }, x.verdict), h("td", {}, x.reason || ""), h("td", {}, x.by || ""), h("td", {}, when(x.at)))))))));
 }
 let ctaDays = 30;
 

@@ -49,9 +49,10 @@ export async function leadsView() {
       table.replaceChildren(failure(e));
       return;
     }
-    const head = h("tr", {}, COLUMNS.map(([label, key, cls]) => h("th", { class: cls }, key
-      ? h("button", { type: "button", class: "link sort", "aria-sort": state.sort === key ? (state.order === "asc" ? "ascending" : "descending") : undefined,
-        onclick: () => { state.order = state.sort === key && state.order === "desc" ? "asc" : state.sort === key ? "desc" : key === "company" || key === "source" ? "asc" : "desc"; state.sort = key; load(); } }, label)
+    // aria-sort belongs on the header cell; a new order starts again from its first page.
+    const head = h("tr", {}, COLUMNS.map(([label, key, cls]) => h("th", { class: cls, "aria-sort": key && state.sort === key ? (state.order === "asc" ? "ascending" : "descending") : undefined }, key
+      ? h("button", { type: "button", class: "link sort",
+        onclick: () => { state.order = state.sort === key && state.order === "desc" ? "asc" : state.sort === key ? "desc" : key === "company" || key === "source" ? "asc" : "desc"; state.sort = key; state.offset = 0; load(); } }, label)
       : label)));
     const rows = data.leads.map((l) => h("tr", { class: "clickable", "data-visitor": l.visitor, onclick: () => (location.hash = `#/lead/${encodeURIComponent(l.visitor)}`) },
       h("td", {}, h("a", { href: `#/lead/${encodeURIComponent(l.visitor)}` }, l.email || l.visitor), l.company ? h("div", { class: "muted" }, l.company) : null,
@@ -120,7 +121,7 @@ export async function leadView(visitor) {
   const renderVerdicts = (list) => verdicts.replaceChildren(list.length === 0 ? h("p", { class: "muted" }, "No verdict yet.")
     : h("ul", {}, list.map((f) => h("li", {}, `${f.verdict} as ${f.stage.toUpperCase()}`, f.by ? ` by ${f.by}` : "", f.reason ? ` — ${f.reason}` : "", h("span", { class: "muted" }, ` (${when(f.at)})`)))));
   renderVerdicts(data.feedback);
-  const reason = h("input", { name: "reason", placeholder: "why (optional)", maxlength: 500 });
+  const reason = h("input", { name: "reason", placeholder: "why (optional)", "aria-label": "reason for the verdict (optional)", maxlength: 500 });
   const judged = h("p", { role: "status" });
   const judge = async (verdict) => {
     try {

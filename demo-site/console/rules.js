@@ -149,7 +149,7 @@ export async function rulesView() {
       v.versions = [published, ...v.versions.map((x) => ({ ...x, active: false }))];
     }
     versionInput.value = nextVersion(v.versions.map((x) => x.version));
-    versions.replaceChildren(h("table", { id: "rules-versions" },
+    versions.replaceChildren(h("div", { class: "scroll-x" }, h("table", { id: "rules-versions" },
       h("thead", {}, h("tr", {}, h("th", {}, "Version"), h("th", {}, "Note"), h("th", {}, "Published"), h("th", {}, ""))),
       h("tbody", {}, v.versions.map((x) => h("tr", { "data-version": x.version },
         h("td", {}, x.version, x.active ? h("strong", { class: "ok" }, " active") : null),
@@ -157,11 +157,11 @@ export async function rulesView() {
         h("td", {}, x.publishedAt == null
           ? h("span", { class: "muted", title: "This version was active before the console kept a history, so when it was published is not known." }, "before history")
           : when(x.publishedAt), x.restoredAt ? h("div", { class: "muted" }, `restored ${when(x.restoredAt)}`) : null),
-        h("td", {}, x.active ? null : h("button", { type: "button", class: "secondary", onclick: () => rollback(x.version) }, "Roll back")))))));
+        h("td", {}, x.active ? null : h("button", { type: "button", class: "secondary", onclick: () => rollback(x.version) }, "Roll back"))))))));
   }
 
   const daysInput = h("input", { type: "number", min: 1, max: 90, value: 30, class: "narrow", "aria-label": "days" });
-  const noteInput = h("input", { id: "publish-note", placeholder: "what changed and why", maxlength: 200, class: "grow" });
+  const noteInput = h("input", { id: "publish-note", placeholder: "what changed and why", "aria-label": "publish note: what changed and why", maxlength: 200, class: "grow" });
   const versionInput = h("input", { id: "publish-version", class: "version", "aria-label": "version" });
   await loadVersions(history);
   paintGutter();

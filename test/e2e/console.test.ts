@@ -274,9 +274,25 @@ describe("the console", () => {
       expect(widths.page).toBeLessThanOrEqual(390);
       expect(widths.overflow).toBe("auto");
       expect(widths.table).toBeGreaterThan(widths.box);
+      // Every page keeps to the phone's width: wide tables scroll inside their card.
+      for (const [view, ready] of [["feedback", "#precision"], ["rules", "#rules-versions"], ["funnel", "#funnel-steps svg"], ["ctas", "h1"], ["webhooks", "#deliveries"]]) {
+        await page.goto(`${stack.base}/console/#/${view}`);
+        await page.waitForSelector(`#view ${ready}`);
+        expect(await page.evaluate(() => document.documentElement.scrollWidth), view).toBeLessThanOrEqual(390);
+      }
     } finally {
       if (size) await page.setViewportSize(size);
     }
+  });
+
+  it("marks the sorted column's header and the current page for assistive technology, and sorting starts again from the first page", async () => {
+    const { page } = browser;
+    await page.goto(`${stack.base}/console/#/leads`);
+    await page.waitForSelector("#leads tbody tr");
+    await page.click("#leads th button:text-is('Score')");
+    await expect.poll(() => page.getAttribute("#leads th:has(button:text-is('Score'))", "aria-sort")).toMatch(/^(ascending|descending)$/);
+    expect(await page.locator("#nav a[aria-current=page]").getAttribute("data-view")).toBe("leads");
+    expect(await page.textContent("#lead-count")).toMatch(/^1–/);
   });
 
   it("raised no script error and no policy violation", () => {
