@@ -569,7 +569,15 @@ function identify(next: VisitorState, event: EngineEvent): void {
       identity.kind = emailKind(event.email);
     }
   }
-  if (event.traits !== undefined) identity.traits = { ...identity.traits, ...event.traits };
+  if (event.traits !== undefined) {
+    // A field left empty on a later form ("" or blanks) says nothing: it does not erase what an earlier one said.
+    const traits = { ...identity.traits };
+    for (const k in event.traits) {
+      const v = event.traits[k]!;
+      if (typeof v !== "string" || v.trim() !== "" || !(k in traits)) traits[k] = v;
+    }
+    identity.traits = traits;
+  }
   next.identity = identity;
 }
 

@@ -95,6 +95,8 @@ export async function ctasView() {
     if (c.variants.length < 2) return h("p", { class: "muted verdict" }, "One variant only: nothing to compare, so no A/B test. Add a second variant to the CTA to test it.");
     if (!v.leader) return h("p", { class: "muted verdict" }, "No impressions in this period.");
     if (v.confidence === null) return h("p", { class: "muted verdict" }, `Only variant ${v.leader} was seen in this period: nothing to compare yet.`);
+    // Equal rates (z = 0): the order between them is a coin toss, not a lead.
+    if (v.confidence === 0.5) return h("p", { class: "muted verdict" }, "The variants convert at the same rate so far: no leader.");
     if (v.winner) return h("p", { class: "winner verdict" }, `Winner: variant ${v.winner}, ${pct(v.confidence)} confidence${v.lift !== null ? `, +${pct(v.lift)} conversions over the next best` : ""}.`);
     return h("p", { class: "verdict" }, `Variant ${v.leader} leads with ${pct(v.confidence)} confidence: not enough to call a winner (95 % needed).`);
   };

@@ -287,6 +287,14 @@ describe("what the visitor told us", () => {
     expect(state.identity).toEqual({ email: "jo@acme.example", domain: "acme.example", kind: "corporate", traits: { role: "cto", plan: "team" } });
   });
 
+  it("keeps a trait a later form leaves empty", () => {
+    const { state } = replay(engine, hourly(
+      event("form_submit", { form: { id: "paper" }, email: "jo@acme.example", traits: { job_title: "Head of Growth", company: "Acme" } }),
+      event("form_submit", { form: { id: "demo" }, email: "jo@acme.example", traits: { job_title: "", company: "  ", phone: "" } }),
+    ));
+    expect(state.identity.traits).toEqual({ job_title: "Head of Growth", company: "Acme", phone: "" });
+  });
+
   it("is read by rules on later events that carry no identity", () => {
     const { ledger } = replay(engine, hourly(event("identify", { email: "jo@acme.example", traits: { role: "CTO" } }), pageView("/"), event("form_submit", { form: { id: "x" } })));
     expect(ledger.map((e) => e.rule)).toEqual(["corporate", "cto"]);
