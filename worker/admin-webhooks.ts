@@ -12,7 +12,7 @@ import { ApiError, type Issue } from "./errors.js";
 import { readJson } from "./json-body.js";
 import type { DeadLetterMeta } from "./webhooks/deliver.js";
 import { checkTargetUrl } from "./webhooks/ssrf.js";
-import { publicTarget, readTargets, TargetInputSchema, TARGETS_MAX, targetKey, writeTargets, type Target } from "./webhooks/targets.js";
+import { publicTarget, readTargets, TargetInputSchema, TARGETS_MAX, targetAuth, targetKey, writeTargets, type Target } from "./webhooks/targets.js";
 
 /** Largest target body accepted. */
 export const TARGET_BODY_MAX_BYTES = 16 * 1024;
@@ -78,7 +78,12 @@ adminWebhooks.put(
     await writeTargets(c.env.RULES, s, existed ? targets.map((t) => (t.id === id ? target : t)) : [...targets, target]);
     // Stored, but a secret the worker does not have yet holds every webhook to the target back: said now, not at the first delivery.
     const key = targetKey(target, c.env);
-    const warnings = key.ok ? [] : [{ path: target.secretEnv ? "$.secretEnv" : "$.secret", message: `${key.error}: until it is, webhooks to this target are retried on the backoff, then kept as dead letters to replay` }];
+    const auth = targetAuth(target, c.env);
+    const meanwhile = "until it is, webhooks to this target are retried on the backoff, then kept as dead letters to replay";
+    const warnings = [
+      ...(key.ok ? [] : [{ path: target.secretEnv ? "$.secretEnv" : "$.secret", message: `${key.error}: ${meanwhile}` }]),
+      ...(auth.ok ? [] : [{ path: "$.bearerEnv", message: `${auth.error}: ${meanwhile}` }]),
+    ];
     return c.json({ ok: true, site: s, target: publicTarget(target), ...(warnings.length > 0 ? { warnings } : {}) }, existed ? 200 : 201);
   },
 );

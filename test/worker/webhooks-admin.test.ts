@@ -14,6 +14,19 @@ function newSite(): string {
 }
 
 describe("targets", () => {
+  it("takes a bearerEnv for CRM APIs that need a token: shown by name, never by value, with a warning while it is not set", async () => {
+    const site = newSite();
+    const res = await putTarget(site, "hubspot", { url: "https://api.hubapi.com/crm/v3/objects/contacts/batch/upsert", template: "hubspot", secret: SECRET, bearerEnv: "HUBSPOT_TOKEN" });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toEqual({
+      ok: true, site,
+      target: { id: "hubspot", url: "https://api.hubapi.com/crm/v3/objects/contacts/batch/upsert", template: "hubspot", concurrency: 2, secret: "stored", bearer: { env: "HUBSPOT_TOKEN" } },
+      warnings: [{ path: "$.bearerEnv", message: "the secret HUBSPOT_TOKEN is not set (wrangler secret put HUBSPOT_TOKEN): until it is, webhooks to this target are retried on the backoff, then kept as dead letters to replay" }],
+    });
+    const bad = await putTarget(site, "hubspot", { url: GOOD.url, template: "hubspot", secret: SECRET, bearerEnv: "ADMIN_TOKEN" });
+    expect(bad.status).toBe(400);
+  });
+
   it("sets, lists (never with secrets), replaces and deletes a target", async () => {
     const site = newSite();
     const created = await putTarget(site, "crm", GOOD);

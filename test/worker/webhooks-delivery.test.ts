@@ -230,6 +230,22 @@ describe("delivery", () => {
     expect(m!.tries[0]!.status).toBeNull();
   });
 
+  it("sends the API token named by bearerEnv as a bearer token (HubSpot's and Salesforce's APIs ask for one), and waits while it is not set", async () => {
+    const name = uid("bearer");
+    const { site, origin } = await qualifyingSite(hookUrl(name), { bearerEnv: "CRM_API_TOKEN" });
+    const visitor = await qualifiedVisitor(site, origin);
+    const [waiting] = await fireUntil(site, visitor, (m) => m[0]!.attempts >= 1);
+    expect(waiting).toMatchObject({ status: "pending", lastError: "the secret CRM_API_TOKEN is not set (wrangler secret put CRM_API_TOKEN)" });
+    expect(await deliveries(name)).toHaveLength(0);
+    (env as unknown as Record<string, string>).CRM_API_TOKEN = "pat-na1-0123";
+    try {
+      await fireUntil(site, visitor, delivered);
+      expect((await deliveries(name)).map((d) => [d.authorization, d.verified])).toEqual([["Bearer pat-na1-0123", true]]);
+    } finally {
+      delete (env as unknown as Record<string, string>).CRM_API_TOKEN;
+    }
+  });
+
   it("takes the secret from a wrangler secret named by secretEnv, and waits while it is not set", async () => {
     const name = uid("envsecret");
     const { site, origin } = await qualifyingSite(hookUrl(name), { secret: undefined, secretEnv: "CRM_WEBHOOK_SECRET" });

@@ -13,7 +13,7 @@ import { deliveryClock } from "./clock.js";
 import { nextTryAt, verdictOf, type Verdict } from "./retry.js";
 import { sign } from "./sign.js";
 import { checkTargetUrl } from "./ssrf.js";
-import { DEFAULT_CONCURRENCY, readTargets, targetKey, writeTargets, type Target } from "./targets.js";
+import { DEFAULT_CONCURRENCY, readTargets, targetAuth, targetKey, writeTargets, type Target } from "./targets.js";
 import { render, type WebhookPayload } from "./templates.js";
 import { targetGate } from "./target-gate.js";
 
@@ -153,6 +153,8 @@ async function attempt(env: Env, site: string, target: Target, id: string, paylo
   if (!url.ok) return fail(`target URL refused: ${url.reason}`);
   const key = targetKey(target, env);
   if (!key.ok) return fail(key.error, "retry");
+  const auth = targetAuth(target, env);
+  if (!auth.ok) return fail(auth.error, "retry");
   const body = render(target.template, payload, id);
   if (!body.ok) return fail(body.error);
   const gate = targetGate(env, site, target.id);
@@ -160,16 +162,16 @@ async function attempt(env: Env, site: string, target: Target, id: string, paylo
   const lease = await gate.acquireWithin(target.concurrency ?? DEFAULT_CONCURRENCY, SEND_TIMEOUT_MS + LEASE_MARGIN_MS, GATE_WAIT_MS).catch(() => null);
   if (lease === null) return "busy";
   try {
-    return await send(url.url, key.key, id, body.body);
+    return await send(url.url, key.key, id, body.body, auth.headers);
   } finally {
     await gate.release(lease).catch(() => undefined); // else the lease runs out on its own
   }
 }
 
 /** POSTs a signed body; never throws. */
-export async function send(url: URL, key: Uint8Array, id: string, body: string): Promise<Outcome> {
+export async function send(url: URL, key: Uint8Array, id: string, body: string, extra: Record<string, string> = {}): Promise<Outcome> {
   const started = Date.now();
-  const headers = { ...(await sign(key, id, started / 1000, body)), "content-type": "application/json", "user-agent": USER_AGENT };
+  const headers = { ...extra, ...(await sign(key, id, started / 1000, body)), "content-type": "application/json", "user-agent": USER_AGENT };
   let res: Response;
   try {
     res = await fetch(url, { method: "POST", headers, body, redirect: "manual", signal: AbortSignal.timeout(SEND_TIMEOUT_MS) });

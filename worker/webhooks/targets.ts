@@ -34,6 +34,11 @@ export const TargetInputSchema = z.strictObject({
   template: z.enum(TEMPLATES),
   secret: z.optional(Secret),
   secretEnv: z.optional(SecretEnv),
+  /**
+   * The name of a wrangler secret holding an API token, sent as `Authorization: Bearer <token>`:
+   * what HubSpot's and Salesforce's own APIs ask for (a private app's token, an OAuth access token).
+   */
+  bearerEnv: z.optional(SecretEnv),
   concurrency: z.optional(z.number().check(z.int(), z.gte(1), z.lte(CONCURRENCY_MAX))),
 });
 export type TargetInput = z.infer<typeof TargetInputSchema>;
@@ -45,6 +50,7 @@ export const TargetSchema = z.object({
   template: z.enum(TEMPLATES),
   secret: z.optional(z.string()),
   secretEnv: z.optional(z.string()),
+  bearerEnv: z.optional(z.string()),
   concurrency: z.optional(z.number().check(z.int(), z.gte(1), z.lte(CONCURRENCY_MAX))),
   disabled: z.optional(z.object({ at: z.number(), reason: z.string() })),
 });
@@ -60,6 +66,8 @@ export interface PublicTarget {
   template: TemplateName;
   concurrency: number;
   secret: "stored" | { env: string };
+  /** The wrangler secret whose token goes as a bearer token, if any. */
+  bearer?: { env: string };
   disabled?: { at: number; reason: string };
 }
 
@@ -94,8 +102,17 @@ export function publicTarget(t: Target): PublicTarget {
     id: t.id, url: t.url, template: t.template, concurrency: t.concurrency ?? DEFAULT_CONCURRENCY,
     secret: t.secretEnv ? { env: t.secretEnv } : "stored",
   };
+  if (t.bearerEnv) out.bearer = { env: t.bearerEnv };
   if (t.disabled) out.disabled = t.disabled;
   return out;
+}
+
+/** The Authorization header of a target with a `bearerEnv`, none without, or why it cannot be sent yet. */
+export function targetAuth(t: Target, env: Env): { ok: true; headers: Record<string, string> } | { ok: false; error: string } {
+  if (!t.bearerEnv) return { ok: true, headers: {} };
+  const token = (env as unknown as Record<string, unknown>)[t.bearerEnv];
+  if (typeof token !== "string" || token.trim() === "") return { ok: false, error: `the secret ${t.bearerEnv} is not set (wrangler secret put ${t.bearerEnv})` };
+  return { ok: true, headers: { authorization: `Bearer ${token.trim()}` } };
 }
 
 /** The signing key of a target, from KV or from the named wrangler secret. */

@@ -43,6 +43,8 @@ export interface Delivery {
   error: string | null;
   contentType: string | null;
   userAgent: string | null;
+  /** The Authorization header, for targets that send an API token. */
+  authorization: string | null;
   body: unknown;
   answered: number;
   /** Requests to this name in flight when this one arrived (itself included). */
@@ -87,7 +89,7 @@ export async function startReceiver(secret: string): Promise<{ url: string; clos
     const answered = !verified ? 401 : failing ? (plan.failStatus ?? 503) : (plan.status ?? 204);
     log.push({
       name, webhookId: header("webhook-id"), timestamp: header("webhook-timestamp"), signature: header("webhook-signature"),
-      verified, error, contentType: header("content-type"), userAgent: header("user-agent"), body, answered: plan.reset ? 0 : answered, inFlight: flying,
+      verified, error, contentType: header("content-type"), userAgent: header("user-agent"), authorization: header("authorization"), body, answered: plan.reset ? 0 : answered, inFlight: flying,
     });
     if (plan.holdMs) await new Promise((r) => setTimeout(r, plan.holdMs));
     inFlight.set(name, (inFlight.get(name) ?? 1) - 1);
