@@ -181,6 +181,20 @@ describe("delivery", () => {
     expect(m!.nextAt! - second.at).toBeGreaterThanOrEqual(270_000);
   });
 
+  it("sends nothing more to a target that answered 410 Gone, even a message due in the same run", async () => {
+    const name = uid("gone2");
+    await plan(name, { status: 410 });
+    // One page view makes two messages to the same target: the stage entered and the score reached.
+    const { site, origin } = await qualifyingSite(hookUrl(name), {}, {
+      webhooks: [{ id: "crm", target: "crm", on: { stageEntered: ["mql"] } }, { id: "hot", target: "crm", on: { scoreReached: { score: "total", value: 40 } } }],
+    });
+    const visitor = await qualifiedVisitor(site, origin);
+    const messages = await fireUntil(site, visitor, (ms) => ms.length === 2 && ms.every((m) => m.status === "dead"));
+    expect(messages.map((m) => m.tries.length)).toEqual([1, 1]);
+    expect(messages[1]!.lastError).toContain("is disabled");
+    expect(await deliveries(name)).toHaveLength(1);
+  });
+
   it("disables a target that answers 410 Gone; its later webhooks are dead letters without a send", async () => {
     const name = uid("gone");
     await plan(name, { status: 410 });

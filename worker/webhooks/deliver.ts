@@ -121,9 +121,21 @@ export async function deliverDue(sql: SqlStorage, env: Env): Promise<number | nu
         waiting.add(targetId);
         continue;
       }
-      const stillPending = await record(sql, env, site, row, outcome);
+      let stillPending: boolean;
+      try {
+        stillPending = await record(sql, env, site, row, outcome);
+      } catch (e) {
+        // The visitor was erased while this try was out: nothing is left to record it in, nor to send.
+        if (/no such table/i.test(String((e as Error).message))) return null;
+        throw e;
+      }
       if (stillPending) waiting.add(targetId);
-      if (outcome.verdict.kind === "gone" && target) await disableTarget(env, site, target.id, outcome.error ?? "410 Gone");
+      if (outcome.verdict.kind === "gone" && target) {
+        const reason = outcome.error ?? "410 Gone";
+        await disableTarget(env, site, target.id, reason);
+        // The rest of this run sees it disabled too: no second send to a target that said it is gone.
+        target.disabled = { at: Date.now(), reason };
+      }
     }
   }
   // Read again: a batch may have written a message while this one was sent. Only the first
