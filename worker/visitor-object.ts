@@ -15,7 +15,7 @@ import { leadId } from "./identity/lead-object.js";
 import { USED_TOKENS_DDL, useOnce } from "./identity/once.js";
 import { getEngine } from "./rules-cache.js";
 import { ensureTables, forgetTables, hasTable, kvPut, visitorKv } from "./sql-tables.js";
-import { ATTEMPTS_DDL, deadLetterKey, listOutbox, OUTBOX_DDL, pendingRows, requeue, type OutboxMessage } from "./webhooks/deliver.js";
+import { ATTEMPTS_DDL, deadLetterKey, listOutbox, OUTBOX_DDL, pendingBefore, pendingRows, requeue, type OutboxMessage } from "./webhooks/deliver.js";
 import { alarmBy, runDelivery } from "./webhooks/alarm.js";
 import { RETENTION_CHECK_MS, retentionMs } from "./retention.js";
 import type { WebhookPayload } from "./webhooks/templates.js";
@@ -296,6 +296,11 @@ export class VisitorObject extends DurableObject<Env> {
   /** Reports the visitor to the console's index now (`rebuild`: everything again); answers whether it all got there. */
   async reportIndex(rebuild = false): Promise<boolean> {
     return reportAll(this.ctx.storage, this.env, rebuild);
+  }
+
+  /** When this visitor's oldest pending message to `target` created before `createdAt` is tried next (its lead's later messages wait for it), or null. */
+  async pendingBefore(target: string, createdAt: number): Promise<number | null> {
+    return pendingBefore(this.sql, target, createdAt);
   }
 
   /** The id of the lead this visitor is part of, or null. */

@@ -9,7 +9,7 @@ import { leadKeyOf } from "../../worker/identity/keys.js";
 import { leadName } from "../../worker/identity/lead-object.js";
 import { collectOk, event, pageView, uid, visitorStub } from "./support/client.js";
 import { IDENTITY_SECRET, identitySite } from "./support/identity.js";
-import { deliveries, hookUrl, putTarget, SECRET } from "./support/receiver-client.js";
+import { deliveries, hookUrl, plan, putTarget, SECRET } from "./support/receiver-client.js";
 
 /** Makes every pending message of an object due and fires its alarm. */
 async function fire(stub: DurableObjectStub): Promise<void> {
@@ -64,5 +64,33 @@ describe("webhooks of leads and accounts", () => {
     const ofLead = (await lead.webhooks()) ?? [];
     expect(own.map((m) => m.webhook)).toEqual(["hot"]);
     expect(ofLead.map((m) => m.webhook)).toEqual(["crm"]);
+  });
+
+  it("send the lead's SQL only after the MQL its browser announced before it was linked, even while that MQL is being retried", async () => {
+    const name = uid("order");
+    await plan(name, { failFirst: 1, failStatus: 503 });
+    const { site, origin } = await identitySite({
+      stages: [
+        { id: "visitor" },
+        { id: "mql", when: { score: "total", gte: 10 } },
+        { id: "sql", when: { all: [{ identified: true }, { score: "total", gte: 20 }] } },
+      ],
+      webhooks: [{ id: "crm", target: "crm", on: { stageEntered: ["mql", "sql"] } }],
+    });
+    expect((await putTarget(site, "crm", { url: hookUrl(name), template: "json", secret: SECRET })).status).toBe(201);
+    const visitor = uid("v");
+    // Anonymous, the browser reaches MQL: its own message, whose first try gets a 503.
+    await collectOk(visitor, [pageView("/pricing", {}, origin)], { site, origin });
+    await fire(visitorStub(site, visitor));
+    expect((await deliveries(name)).map((d) => d.answered)).toEqual([503]);
+    // Identified, it is linked to the lead, which reaches SQL: the lead's message waits for the browser's MQL.
+    await collectOk(visitor, [event("identify", { email: "ord@acme.example" })], { site, origin });
+    const lead = env.LEAD.get(env.LEAD.idFromName(leadName(site, (await leadKeyOf(IDENTITY_SECRET, site, "ord@acme.example"))!)));
+    await fire(lead);
+    expect((await deliveries(name)).map((d) => d.answered)).toEqual([503]);
+    await fire(visitorStub(site, visitor));
+    await fire(lead);
+    const got = await deliveries(name);
+    expect(got.map((d) => [d.answered, (d.body as { data: { stage: { to: string } } }).data.stage.to])).toEqual([[503, "mql"], [204, "mql"], [204, "sql"]]);
   });
 });

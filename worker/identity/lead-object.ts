@@ -429,8 +429,23 @@ export class LeadObject extends DurableObject<Env> {
     if (Number.isFinite(this.expiresAt)) await alarmBy(this.ctx.storage, this.expiresAt);
   }
 
+  /**
+   * Delivers the lead's due messages, each after any older message its visitors still have pending
+   * to the same target (a stage a browser announced before it was linked): a CRM never gets SQL from
+   * the lead while that browser's MQL is still being retried. A visitor that cannot be asked does
+   * not hold the lead back.
+   */
   private deliverNow(): Promise<void> {
-    return runDelivery(this.ctx.storage, this.env);
+    const site = this.get("site");
+    const members = this.members();
+    const waitFor = async (target: string, createdAt: number): Promise<number | null> => {
+      if (site === undefined) return null;
+      const next = await Promise.all(members.map((v) =>
+        this.env.VISITOR.get(this.env.VISITOR.idFromName(`${site}:${v}`)).pendingBefore(target, createdAt).catch(() => null)));
+      const due = next.filter((t): t is number => t !== null);
+      return due.length === 0 ? null : Math.min(...due);
+    };
+    return runDelivery(this.ctx.storage, this.env, undefined, members.length > 0 ? waitFor : undefined);
   }
 
   /** Makes sure the alarm fires by `at` (an earlier alarm is kept). */

@@ -5,7 +5,9 @@
  * reads and writes the object's SQLite directly.
  *
  * Messages of one target go out in the order they were written: while an earlier one waits for a
- * retry, later ones wait behind it (a CRM never sees SQL before MQL).
+ * retry, later ones wait behind it (a CRM never sees SQL before MQL). Across outboxes too, where
+ * one says so (`WaitFor`): a stitched lead's message waits for the older ones its browsers still
+ * have pending to the same target.
  */
 import type { Env } from "../env.js";
 import { hasTable } from "../sql-tables.js";
@@ -98,7 +100,7 @@ interface Outcome {
  * Sends every due message of the outbox once; answers when the alarm should next fire (the
  * earliest pending message), or null when nothing is pending.
  */
-export async function deliverDue(sql: SqlStorage, env: Env): Promise<number | null> {
+export async function deliverDue(sql: SqlStorage, env: Env, waitFor?: WaitFor): Promise<number | null> {
   const rows = pendingRows(sql);
   if (rows.length > 0) {
     const site = (JSON.parse(String(rows[0]!.payload)) as WebhookPayload).data.site;
@@ -108,6 +110,13 @@ export async function deliverDue(sql: SqlStorage, env: Env): Promise<number | nu
       const targetId = String(row.target);
       if (waiting.has(targetId)) continue;
       if (Number(row.next_at) > deliveryClock.now()) {
+        waiting.add(targetId);
+        continue;
+      }
+      // Another outbox may hold older messages to this target (a stitched lead's visitors): they go first.
+      const behind = waitFor ? await waitFor(targetId, Number(row.created_at)) : null;
+      if (behind !== null) {
+        sql.exec("UPDATE outbox SET next_at = ? WHERE id = ?", Math.max(behind, deliveryClock.now() + BUSY_RETRY_MS), row.id);
         waiting.add(targetId);
         continue;
       }
@@ -154,7 +163,20 @@ export async function deliverDue(sql: SqlStorage, env: Env): Promise<number | nu
 /** The pending messages of an outbox, oldest first (none when the object never had one). */
 export function pendingRows(sql: SqlStorage): Row[] {
   if (!hasTable(sql, "outbox")) return [];
-  return sql.exec("SELECT id, webhook, target, payload, attempts, next_at FROM outbox WHERE status = 'pending' ORDER BY rowid").toArray();
+  return sql.exec("SELECT id, webhook, target, payload, attempts, next_at, created_at FROM outbox WHERE status = 'pending' ORDER BY rowid").toArray();
+}
+
+/**
+ * Asked before a message to `target` created at `createdAt` is sent: null when nothing elsewhere
+ * must go before it, else when to ask again (the next try of the older message it waits for).
+ */
+export type WaitFor = (target: string, createdAt: number) => Promise<number | null>;
+
+/** When the first pending message of this outbox to `target` created before `createdAt` is tried next, or null when there is none. */
+export function pendingBefore(sql: SqlStorage, target: string, createdAt: number): number | null {
+  if (!hasTable(sql, "outbox")) return null;
+  const row = sql.exec("SELECT min(next_at) AS at FROM outbox WHERE status = 'pending' AND target = ? AND created_at < ?", target, createdAt).one();
+  return row.at === null ? null : Number(row.at);
 }
 
 /** One try of one message; "busy" when the target has no free slot. */
