@@ -59,7 +59,10 @@ export async function webhooksView() {
         h("thead", {}, h("tr", {}, ["Created", "Lead", "Webhook", "Reports", "Target", "Status", "Tries", ""].map((t) => h("th", {}, t)))),
         h("tbody", {}, d.deliveries.map((m) => {
           const row = h("tr", { class: "clickable", "data-message": m.id, title: "show every try" },
-            h("td", {}, when(m.createdAt)), h("td", {}, h("a", { href: `#/lead/${encodeURIComponent(m.visitor)}`, onclick: (e) => e.stopPropagation() }, m.email || m.visitor)),
+            h("td", {}, when(m.createdAt)), h("td", {}, m.visitor.startsWith("ld_")
+              // A stitched lead's own message: the person, not one browser (its browsers are on the Leads page).
+              ? h("span", { title: "a person across browsers (stitched lead)" }, `person ${m.visitor}`)
+              : h("a", { href: `#/lead/${encodeURIComponent(m.visitor)}`, onclick: (e) => e.stopPropagation() }, m.email || m.visitor)),
             h("td", {}, m.webhook), h("td", { class: "about" }, about(m)), h("td", {}, m.target),
             h("td", { class: m.status === "dead" ? "error" : m.status === "delivered" ? "ok" : undefined }, m.status,
               m.nextAt ? h("div", { class: "muted next" }, `next try ${when(m.nextAt)}`) : null,
@@ -74,6 +77,6 @@ export async function webhooksView() {
       h("h2", {}, "Dead letters"),
       dead.deadLetters.length === 0 ? h("p", { class: "muted" }, "None: every message was delivered or is still being tried.")
         : h("div", { class: "scroll-x" }, h("table", { id: "dead-letters" }, h("thead", {}, h("tr", {}, ["Died", "Visitor", "Webhook", "Target", "Last error", ""].map((t) => h("th", {}, t)))),
-          h("tbody", {}, dead.deadLetters.map((x) => h("tr", {}, h("td", {}, when(x.at)), h("td", {}, h("a", { href: `#/lead/${encodeURIComponent(x.visitor)}` }, x.visitor)),
+          h("tbody", {}, dead.deadLetters.map((x) => h("tr", {}, h("td", {}, when(x.at)), h("td", {}, x.visitor.startsWith("ld_") ? `person ${x.visitor}` : h("a", { href: `#/lead/${encodeURIComponent(x.visitor)}` }, x.visitor)),
             h("td", {}, x.webhook), h("td", {}, x.target), h("td", {}, x.error || ""), h("td", {}, replayButton(x.visitor, x.id)))))))));
 }

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { accountStub } from "../../worker/identity/accounts.js";
 import { leadKeyOf } from "../../worker/identity/keys.js";
 import { leadName } from "../../worker/identity/lead-object.js";
-import { collectOk, event, pageView, uid, visitorStub } from "./support/client.js";
+import { adminFetch, collectOk, event, pageView, uid, visitorStub } from "./support/client.js";
 import { IDENTITY_SECRET, identitySite } from "./support/identity.js";
 import { deliveries, hookUrl, plan, putTarget, SECRET } from "./support/receiver-client.js";
 
@@ -92,5 +92,14 @@ describe("webhooks of leads and accounts", () => {
     await fire(lead);
     const got = await deliveries(name);
     expect(got.map((d) => [d.answered, (d.body as { data: { stage: { to: string } } }).data.stage.to])).toEqual([[503, "mql"], [204, "mql"], [204, "sql"]]);
+
+    // The console's Webhooks page lists the lead's message beside the browser's; erasing the person removes it.
+    await visitorStub(site, visitor).reportIndex();
+    const key = (await leadKeyOf(IDENTITY_SECRET, site, "ord@acme.example"))!;
+    const listed = async () => ((await (await adminFetch(`/v1/admin/sites/${site}/deliveries?days=1`)).json()) as { deliveries: { visitor: string; stage: string; status: string }[] }).deliveries
+      .map((d) => [d.visitor, d.stage, d.status]).sort();
+    expect(await listed()).toEqual([[`ld_${key}`, "sql", "delivered"], [visitor, "mql", "delivered"]]);
+    await adminFetch(`/v1/admin/sites/${site}/identity/leads?email=ord@acme.example`, { method: "DELETE" });
+    expect(await listed()).toEqual([]);
   });
 });

@@ -73,6 +73,32 @@ const SQL = {
       stage = excluded.stage, score = excluded.score, next_at = excluded.next_at`,
 };
 
+/** An outbox's messages as the index reports them (what each reports comes from its payload). */
+function outboxRows(sql: SqlStorage): Record<string, SqlStorageValue>[] {
+  if (!hasTable(sql, "outbox")) return [];
+  return sql.exec(`SELECT id, webhook, target, status, attempts, created_at, last_error, next_at,
+    json_extract(payload, '$.data.stage.to') AS stage, json_extract(payload, '$.data.score') AS score FROM outbox ORDER BY rowid`).toArray();
+}
+
+/** A message's row of `deliveries`, for the visitor (or stitched lead) `owner`. */
+function deliveryRow(site: string, owner: string, m: Record<string, SqlStorageValue>): unknown[] {
+  // The next try's time as of the last try (the outbox is reported again after each try, not when a busy target pushes it back).
+  return [site, String(m.id), owner, String(m.webhook), String(m.target), String(m.status), Number(m.attempts), Number(m.created_at), m.last_error ?? null,
+    m.stage ?? null, m.score ?? null, m.status === "pending" ? Number(m.next_at) : null];
+}
+
+/**
+ * Reports the outbox of a stitched lead (`owner`: its ld_ id) to the index's deliveries, after each
+ * of its delivery runs: the console's Webhooks page lists the lead's messages with the visitors'.
+ */
+export async function reportOutbox(sql: SqlStorage, env: Env, site: string, owner: string): Promise<void> {
+  if (!env.INDEX) return;
+  const rows = outboxRows(sql).map((m) => deliveryRow(site, owner, m));
+  if (rows.length === 0) return;
+  const db = env.INDEX;
+  await withIndex(db, () => db.prepare(SQL.deliveries).bind(JSON.stringify(rows)).run());
+}
+
 /** `json_extract` of the first `n` elements of each array of a `json_each`. */
 function columns(n: number): string {
   return Array.from({ length: n }, (_, i) => `json_extract(value, '$[${i}]')`).join(", ");
@@ -121,10 +147,7 @@ export async function reportToIndex(storage: DurableObjectStorage, env: Env, now
     ? (rows.length > 0 ? Number(rows[rows.length - 1]!.r) : cursor)
     : Number(sql.exec("SELECT coalesce(max(rowid), 0) AS n FROM events").one().n);
   // What each message reports comes from its payload: messages of one lead to one webhook (MQL, then SQL) look alike otherwise.
-  const outbox = hasTable(sql, "outbox")
-    ? sql.exec(`SELECT id, webhook, target, status, attempts, created_at, last_error, next_at,
-        json_extract(payload, '$.data.stage.to') AS stage, json_extract(payload, '$.data.score') AS score FROM outbox ORDER BY rowid`).toArray()
-    : [];
+  const outbox = outboxRows(sql);
   const outboxSig = `${outbox.length}:${outbox.reduce((n, m) => n + Number(m.attempts), 0)}:${outbox.map((m) => String(m.status)).join(",")}`;
   const leadText = kv.get("lead_view");
   const mark = `${maxRow}|${outboxSig}|${leadText ?? ""}`;
@@ -156,9 +179,7 @@ export async function reportToIndex(storage: DurableObjectStorage, env: Env, now
     // The deliveries go again only when the outbox changed since the last report.
     const outboxChanged = outbox.length > 0 && (lastMark === undefined || lastMark.split("|")[1] !== outboxSig);
     const visitor = state.visitor;
-    // The next try's time as of the last try (the outbox is reported again after each try, not when a busy target pushes it back).
-    const deliveries = (outboxChanged ? outbox : []).map((m) => [site, String(m.id), visitor, String(m.webhook), String(m.target), String(m.status), Number(m.attempts), Number(m.created_at), m.last_error ?? null,
-      m.stage ?? null, m.score ?? null, m.status === "pending" ? Number(m.next_at) : null]);
+    const deliveries = (outboxChanged ? outbox : []).map((m) => deliveryRow(site, visitor, m));
     await writeReport(env.INDEX, {
       lead: leadRow(site, state, profile, scores, ruleTotals, now, leadText === undefined ? undefined : (JSON.parse(leadText) as LeadView)),
       stages: stageEntries(state, stageOrder).map(([stage, at]) => [site, visitor, stage, at]),

@@ -36,6 +36,9 @@ export async function eraseLead(env: Env, site: string, key: string, now: number
   const visitors = [...new Set([...gone.visitors, ...indexed])];
   await Promise.all(visitors.map((v) => env.VISITOR.get(env.VISITOR.idFromName(`${site}:${v}`)).erase()));
   if (gone.account !== null) await accountStub(env, site, gone.account).remove(site, key, now);
+  // The lead's own webhook messages, as the console's index lists them.
+  const db = env.INDEX;
+  if (db) await withIndex(db, () => db.prepare("DELETE FROM deliveries WHERE site = ? AND visitor = ?").bind(site, leadId(key)).run());
   return { lead: leadId(key), existed: gone.existed || visitors.length > 0, visitors, account: gone.account };
 }
 

@@ -34,6 +34,7 @@ import type { WebhookPayload } from "../webhooks/templates.js";
 import { ownHosts, touches, touchOf, type FirstTouch } from "../first-touch.js";
 import type { WireAction } from "../wire.js";
 import type { LeadView } from "./forward.js";
+import { reportOutbox } from "../console/index-writer.js";
 import { accountOf, accountStub, type MemberReport } from "./accounts.js";
 import { normaliseEmail } from "./keys.js";
 import { USED_TOKENS_DDL, useOnce } from "./once.js";
@@ -445,7 +446,16 @@ export class LeadObject extends DurableObject<Env> {
       const due = next.filter((t): t is number => t !== null);
       return due.length === 0 ? null : Math.min(...due);
     };
-    return runDelivery(this.ctx.storage, this.env, undefined, members.length > 0 ? waitFor : undefined);
+    // The console's Webhooks page lists the lead's messages too (its visitors report their own).
+    const report = async (send: () => Promise<number | null>) => {
+      const next = await send();
+      const key = this.get("key");
+      if (site !== undefined && key !== undefined) {
+        await reportOutbox(this.sql, this.env, site, leadId(key)).catch((e) => console.error(`lead ${site}:${key}: webhooks not reported to the index: ${(e as Error).message}`));
+      }
+      return next;
+    };
+    return runDelivery(this.ctx.storage, this.env, report, members.length > 0 ? waitFor : undefined);
   }
 
   /** Makes sure the alarm fires by `at` (an earlier alarm is kept). */
