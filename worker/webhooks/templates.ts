@@ -1,7 +1,8 @@
 /**
  * Payload templates: the generic JSON the outbox stores, and the shapes HubSpot, Salesforce,
- * Slack and Zapier/Make expect. Pure functions of the stored payload, so every try sends the same
- * body and a replay sends what the first try sent.
+ * Slack and Zapier/Make expect. Pure functions of the stored payload, rendered with the target's
+ * template at each try: every try sends the same body, and a replay what the first try sent, unless
+ * the target's template was changed meanwhile (then the message goes in the new shape, same id).
  */
 import type { TemplateName } from "./targets.js";
 
