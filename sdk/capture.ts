@@ -51,8 +51,9 @@ export const capture = (emit: Emit) => {
     let email: string | undefined;
     for (const el of f.elements as unknown as HTMLInputElement[]) {
       const k = el.name || el.id;
-      // Every option of a multiple select; fields of one name (a group of checkboxes) joined.
-      const v = (el as any).multiple ? [...(el as any).selectedOptions].map((o: HTMLOptionElement) => o.value) + "" : el.value;
+      // Every option chosen in a multiple select (only selects have selectedOptions); fields of one name (a group of checkboxes) joined.
+      const o: HTMLOptionElement[] | undefined = (el as any).selectedOptions;
+      const v = o?.length! > 1 ? [...o!].map((x) => x.value) + "" : el.value;
       if (k && !SKIP.test(el.type + el.checked + el.autocomplete + k) && !el.closest("[data-mql-ignore]")) {
         fields[k] = k in fields ? fields[k] + "," + v : v;
         if (/mail/i.test(el.type + k) && EMAIL.test(v.trim())) email = v.trim();

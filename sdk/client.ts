@@ -35,7 +35,8 @@ export const init = (o: Options): Mql => {
     timer = setTimeout(flush, Math.max(ms, until - now()));
   };
   const queue = (r: Rec) => add(r).then(() => later(r.e.type == "page_view" ? 0 : FLUSH_DELAY_MS));
-  const body = (b: Rec[]) => ({ site: o.site, visitor: b[0]!.v, page: clip(location.pathname), events: b.map((r) => r.e) });
+  // The page's URL: the worker reads its path as it reads events' (a hash route is the page).
+  const body = (b: Rec[]) => ({ site: o.site, visitor: b[0]!.v, page: clip(location.href), events: b.map((r) => r.e) });
   /** Calls the listeners of `k`. */
   const fire = (k: string, ...a: unknown[]) => (listeners[k] || []).map((f) => g(f as any)(...a));
   /** Sending is on: allowed, and the worker did not answer that the visitor opted out. */

@@ -92,7 +92,7 @@ collect.post(
       event: withoutIgnored(normalizeEvent(country && country.length === 2 ? { ...captured, country } : captured), ignored),
       capturedAt: ts,
     }));
-    const page = batch.page ?? lastPath(events.map((e) => e.event.path));
+    const page = pagePath(batch.page) ?? lastPath(events.map((e) => e.event.path));
     const stub = c.env.VISITOR.get(c.env.VISITOR.idFromName(`${batch.site}:${batch.visitor}`));
     let result: CollectResponse;
     try {
@@ -184,6 +184,12 @@ function protoKeyPath(v: unknown, path: string, depth = 0): string | undefined {
     if (found) return found;
   }
   return undefined;
+}
+
+/** The path of the page a batch names: a path as given, a URL's path as an event's is read (hash routes included). */
+function pagePath(page: string | undefined): string | undefined {
+  if (page === undefined || !/^https?:\/\//i.test(page)) return page;
+  return normalizeEvent({ id: "page", type: "page_view", url: page }).path ?? page;
 }
 
 function lastPath(paths: (string | undefined)[]): string | undefined {

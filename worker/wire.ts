@@ -47,8 +47,8 @@ export const CollectRequestSchema = z.strictObject({
   site: z.string().check(z.regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "expected a site id")),
   visitor: Id("a visitor id"),
   session: z.optional(Id("a session id")),
-  /** Path of the page the snippet is on: the CTAs returned are for this page. */
-  page: z.optional(Str(2048)),
+  /** The page the snippet is on, as a path or a URL (read as events' URLs are: a hash route is the path): the CTAs returned are for this page. */
+  page: z.optional(Str(4096)),
   events: z.array(WireEventSchema).check(z.minLength(1), z.maxLength(BATCH_MAX)),
 });
 

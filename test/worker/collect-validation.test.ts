@@ -69,7 +69,7 @@ const cases: Case[] = [
   invalid("a visitor id of 65 characters", "$.visitor", withRequest({ visitor: `v${s(64)}` })),
   invalid("a numeric visitor id", "$.visitor", withRequest({ visitor: 12345678 })),
   invalid("a session id with spaces", "$.session", withRequest({ session: "s 1234 5678" })),
-  invalid("a page of 2,049 characters", "$.page", withRequest({ page: `/${s(2048)}` })),
+  invalid("a page of 4,097 characters", "$.page", withRequest({ page: `/${s(4096)}` })),
   invalid("a numeric page", "$.page", withRequest({ page: 404 })),
   invalid("an unknown request key", "$.user", withRequest({ user: "jane" })),
   invalid("missing events", "$.events", withRequest({ events: undefined })),
@@ -262,7 +262,7 @@ describe("POST /v1/collect with a valid body", () => {
       props: keys(50, -1e15), email: `${long(241)}@acme.example`, traits: keys(50, true), visit: 1_000_000, landing: false,
     };
     const events = [first, ...Array.from({ length: BATCH_MAX - 1 }, () => baseEvent(uid("ev")))];
-    const body = JSON.stringify({ site: "demo", visitor, session: `s${long(63)}`, page: `/${long(2047)}`, events });
+    const body = JSON.stringify({ site: "demo", visitor, session: `s${long(63)}`, page: `/${long(4095)}`, events });
     expect(body.length).toBeLessThanOrEqual(BODY_MAX_BYTES);
     const res = await postRaw(body);
     const answer = (await res.json()) as { ack: string[] };

@@ -62,6 +62,14 @@ describe("CTAs in the answer", () => {
     expect(ids(await collectOk(visitor, [event("custom", { name: "scroll" })]))).toEqual(["pricing-chat", "hero-whitepaper"]);
   });
 
+  it.each([
+    [`${ORIGIN}/pricing?utm_source=x`, ["pricing-chat", "hero-whitepaper"]],
+    [`${ORIGIN}/app#/pricing`, ["pricing-chat", "hero-whitepaper"]],
+    [`${ORIGIN}/app#section`, ["hero-whitepaper"]],
+  ])("are for the path of a page named by its URL (%s), a hash route's included", async (page, expected) => {
+    expect(ids(await collectOk(uid("v"), [event("custom", { name: "scroll" })], { page }))).toEqual(expected);
+  });
+
   it("carry the visitor's variant, the same on every answer, rendered from the rules", async () => {
     const visitor = await visitorAt("mql");
     const first = await collectOk(visitor, [pageView("/")], { page: "/" });

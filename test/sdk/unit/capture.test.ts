@@ -149,6 +149,12 @@ describe("form submissions", () => {
     expect(emitted[1]).toEqual(["identify", { email: "ada@acme.io", traits: { work: "ada@acme.io", company: "Acme" } }]);
   });
 
+  it("reads a form with inputs that take several values (files, addresses): only selects list their options", () => {
+    submit('<form id="f"><input type="file" name="attachments" multiple><input type="email" name="cc" multiple value="a@acme.io,b@acme.io"><input type="email" name="email" value="ada@acme.io"></form>');
+    expect(types()).toEqual(["form_submit", "identify"]);
+    expect(emitted[0]![1]!.fields).toEqual({ cc: "a@acme.io,b@acme.io", email: "ada@acme.io" });
+  });
+
   it("identifies from an address typed with spaces around it, trimmed", () => {
     submit('<form id="f"><input name="email" value="  dana@helios.example "></form>');
     expect(emitted[1]).toEqual(["identify", { email: "dana@helios.example", traits: { email: "  dana@helios.example " } }]);
