@@ -18,7 +18,7 @@ export function normalizeEvent(captured: CapturedEvent): EngineEvent {
     const url = safeUrl(captured.url);
     if (url !== undefined) {
       const hash = /^#!?(\/.*)$/.exec(url.hash);
-      const route = hash ? safeUrl(new URL(hash[1]!, url.origin).href) : undefined;
+      const route = hash ? safeUrl(hash[1]!, url.href) : undefined;
       if (captured.path === undefined) event.path = decodePath((route ?? url).pathname);
       if (captured.query === undefined && url.search.length + (route?.search.length ?? 0) > 1) {
         // The page's query, then the route's (a landing's UTM parameters sit before the fragment).
@@ -39,9 +39,9 @@ export function normalizeEvent(captured: CapturedEvent): EngineEvent {
   return event;
 }
 
-function safeUrl(text: string): URL | undefined {
+function safeUrl(text: string, base?: string): URL | undefined {
   try {
-    return new URL(text);
+    return new URL(text, base);
   } catch {
     return undefined;
   }

@@ -21,6 +21,10 @@ describe("normalizeEvent", () => {
     expect(e.query).toEqual(query);
   });
 
+  it("reads a hash route under a scheme with no origin (an app's own URL in a replay) without throwing", () => {
+    expect(() => at("app://shell/#/pricing")).not.toThrow();
+  });
+
   it("takes the referrer's host in lower case", () => {
     expect(normalizeEvent({ id: "e1", type: "page_view", url: "https://a.example/", referrer: "https://WWW.Google.com/search" }).referrerHost).toBe("www.google.com");
   });
