@@ -23,8 +23,10 @@ describe("targets", () => {
       target: { id: "hubspot", url: "https://api.hubapi.com/crm/v3/objects/contacts/batch/upsert", template: "hubspot", concurrency: 2, secret: "stored", bearer: { env: "HUBSPOT_TOKEN" } },
       warnings: [{ path: "$.bearerEnv", message: "the secret HUBSPOT_TOKEN is not set (wrangler secret put HUBSPOT_TOKEN): until it is, webhooks to this target are retried on the backoff, then kept as dead letters to replay" }],
     });
-    const bad = await putTarget(site, "hubspot", { url: GOOD.url, template: "hubspot", secret: SECRET, bearerEnv: "ADMIN_TOKEN" });
-    expect(bad.status).toBe(400);
+    for (const name of ["ADMIN_TOKEN", "CRM_WEBHOOK_SECRET"]) {
+      const bad = await putTarget(site, "hubspot", { url: GOOD.url, template: "hubspot", secret: SECRET, bearerEnv: name });
+      expect(bad.status).toBe(400);
+    }
   });
 
   it("sets, lists (never with secrets), replaces and deletes a target", async () => {

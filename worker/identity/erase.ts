@@ -31,8 +31,12 @@ export interface Erased {
 export async function eraseLead(env: Env, site: string, key: string, now: number, email?: string): Promise<Erased> {
   const lead = leadStub(env, site, key);
   const address = email ?? (await lead.address()) ?? undefined;
+  // Asked before the lead forgets its address; an index that cannot answer does not stop the rest.
+  const indexed = address === undefined ? [] : await visitorsWithAddress(env, site, address).catch((e) => {
+    console.error(`erasing lead ${site}:${key}: the index could not list the address's visitors: ${(e as Error).message}`);
+    return [] as string[];
+  });
   const gone = await lead.erase();
-  const indexed = address === undefined ? [] : await visitorsWithAddress(env, site, address);
   const visitors = [...new Set([...gone.visitors, ...indexed])];
   await Promise.all(visitors.map((v) => env.VISITOR.get(env.VISITOR.idFromName(`${site}:${v}`)).erase()));
   if (gone.account !== null) await accountStub(env, site, gone.account).remove(site, key, now);

@@ -271,8 +271,9 @@ export class LeadObject extends DurableObject<Env> {
     });
     if (enqueued > 0) await this.scheduleDelivery(input.now);
     if (changed && this.members().some((v) => v !== input.visitor)) {
-      // The lead's other browsers hear of it from the alarm, off this request's path.
-      this.put("members_due", "1");
+      // The lead's other browsers hear of it from the alarm, off this request's path. The flag holds
+      // the change it was raised for: a notice sent meanwhile does not clear a later one.
+      this.put("members_due", this.get("changes") ?? "0");
       await alarmBy(this.ctx.storage, input.now + MEMBERS_NOTICE_DELAY_MS);
     }
     if (input.now - this.retainedAt >= RETENTION_CHECK_MS) await this.keepRetention(engine, input.now);
@@ -294,7 +295,8 @@ export class LeadObject extends DurableObject<Env> {
   private async noticeMembers(now: number): Promise<void> {
     const site = this.get("site");
     const key = this.get("key");
-    if (this.get("members_due") === undefined || site === undefined || key === undefined) return;
+    const due = this.get("members_due");
+    if (due === undefined || site === undefined || key === undefined) return;
     const engine = await getEngine(this.env.RULES, site, now);
     if (!engine) return;
     const id = leadId(key);
@@ -302,7 +304,7 @@ export class LeadObject extends DurableObject<Env> {
     const view: LeadView = { id, stage: state.stage, total: engine.scores(state, now).total ?? 0, changes: Number(this.get("changes") ?? 0) };
     const told = await Promise.allSettled(this.members().map((v) => this.env.VISITOR.get(this.env.VISITOR.idFromName(`${site}:${v}`)).leadChanged(view, now)));
     const failed = told.filter((t) => t.status === "rejected").length;
-    if (failed === 0) this.sql.exec("DELETE FROM kv WHERE k = 'members_due'");
+    if (failed === 0) this.sql.exec("DELETE FROM kv WHERE k = 'members_due' AND v = ?", due);
     else {
       console.error(`lead ${site}:${key}: ${failed} of its visitors not told of its stage and total; told again later`);
       await alarmBy(this.ctx.storage, now + MEMBERS_RETRY_MS);
@@ -451,7 +453,13 @@ export class LeadObject extends DurableObject<Env> {
       const next = await send();
       const key = this.get("key");
       if (site !== undefined && key !== undefined) {
-        await reportOutbox(this.sql, this.env, site, leadId(key)).catch((e) => console.error(`lead ${site}:${key}: webhooks not reported to the index: ${(e as Error).message}`));
+        // Only when a try or a new message changed the outbox: a run that only waited writes nothing.
+        const mark = String(this.sql.exec("SELECT count(*) || ':' || coalesce(sum(attempts), 0) || ':' || group_concat(status) AS m FROM outbox").one().m);
+        if (mark !== this.get("outbox_reported")) {
+          await reportOutbox(this.sql, this.env, site, leadId(key))
+            .then(() => this.put("outbox_reported", mark))
+            .catch((e) => console.error(`lead ${site}:${key}: webhooks not reported to the index: ${(e as Error).message}`));
+        }
       }
       return next;
     };

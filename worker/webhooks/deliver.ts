@@ -120,6 +120,16 @@ export async function deliverDue(sql: SqlStorage, env: Env, waitFor?: WaitFor): 
         waiting.add(targetId);
         continue;
       }
+      // Still there and pending: an erasure may have run while earlier sends were out (a visitor's
+      // drops its tables, a lead's empties them).
+      let there: boolean;
+      try {
+        there = sql.exec("SELECT 1 FROM outbox WHERE id = ? AND status = 'pending'", row.id).toArray().length > 0;
+      } catch (e) {
+        if (/no such table/i.test(String((e as Error).message))) return null;
+        throw e;
+      }
+      if (!there) continue;
       const payload = JSON.parse(String(row.payload)) as WebhookPayload;
       const target = config.ok ? config.targets.find((t) => t.id === targetId) : undefined;
       const outcome = target
@@ -172,11 +182,14 @@ export function pendingRows(sql: SqlStorage): Row[] {
  */
 export type WaitFor = (target: string, createdAt: number) => Promise<number | null>;
 
-/** When the first pending message of this outbox to `target` created before `createdAt` is tried next, or null when there is none. */
+/**
+ * When this outbox's first pending message to `target` (the one the others to it wait behind) is
+ * tried next, if it was created before `createdAt`; null when there is none.
+ */
 export function pendingBefore(sql: SqlStorage, target: string, createdAt: number): number | null {
   if (!hasTable(sql, "outbox")) return null;
-  const row = sql.exec("SELECT min(next_at) AS at FROM outbox WHERE status = 'pending' AND target = ? AND created_at < ?", target, createdAt).one();
-  return row.at === null ? null : Number(row.at);
+  const row = sql.exec("SELECT next_at, created_at FROM outbox WHERE status = 'pending' AND target = ? ORDER BY rowid LIMIT 1", target).toArray()[0];
+  return row === undefined || Number(row.created_at) >= createdAt ? null : Number(row.next_at);
 }
 
 /** One try of one message; "busy" when the target has no free slot. */

@@ -37,8 +37,9 @@ export const TargetInputSchema = z.strictObject({
   /**
    * The name of a wrangler secret holding an API token, sent as `Authorization: Bearer <token>`:
    * what HubSpot's and Salesforce's own APIs ask for (a private app's token, an OAuth access token).
+   * Its name ends in _TOKEN: the value goes to the target in clear, so no other secret can be named.
    */
-  bearerEnv: z.optional(SecretEnv),
+  bearerEnv: z.optional(SecretEnv.check(z.regex(/_TOKEN$/, "expected the name of a wrangler secret ending in _TOKEN (sent in clear to the target: never a signing secret)"))),
   concurrency: z.optional(z.number().check(z.int(), z.gte(1), z.lte(CONCURRENCY_MAX))),
 });
 export type TargetInput = z.infer<typeof TargetInputSchema>;
