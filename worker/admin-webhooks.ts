@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { flattenIssues } from "../rules/index.js";
 import { requireAdmin } from "./admin.js";
-import type { Env } from "./env.js";
+import { visitorStub, type Env } from "./env.js";
 import { ApiError, type Issue } from "./errors.js";
 import { readJson } from "./json-body.js";
 import type { DeadLetterMeta } from "./webhooks/deliver.js";
@@ -31,10 +31,6 @@ const site = (v: string) => param(v, ID, "site", "expected 1-64 of a-z 0-9 _ -")
 const targetId = (v: string) => param(v, ID, "target", "expected 1-64 of a-z 0-9 _ -");
 const visitorId = (v: string) => param(v, VISITOR_ID, "visitor", "expected 8-64 letters, digits, _ or -");
 const messageId = (v: string) => param(v, MESSAGE_ID, "message", "expected msg_ and 32 hex digits");
-
-function visitorStub(env: Env, s: string, v: string) {
-  return env.VISITOR.get(env.VISITOR.idFromName(`${s}:${v}`));
-}
 
 async function siteTargets(env: Env, s: string): Promise<Target[]> {
   const config = await readTargets(env.RULES, s);

@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { parseRules } from "../rules/index.js";
-import type { Env } from "./env.js";
+import { visitorStub, type Env } from "./env.js";
 import { ApiError } from "./errors.js";
 import { readJson } from "./json-body.js";
 import { eraseLead } from "./identity/erase.js";
@@ -87,7 +87,7 @@ admin.get("/v1/admin/sites/:site/visitors/:id", async (c) => {
   const site = siteParam(c.req.param("site"));
   const visitor = visitorParam(c.req.param("id"));
   if (!(await getEngine(c.env.RULES, site))) throw new ApiError(404, "unknown_site", `no rules for site "${site}"`);
-  const stub = c.env.VISITOR.get(c.env.VISITOR.idFromName(`${site}:${visitor}`));
+  const stub = visitorStub(c.env, site, visitor);
   const snapshot = await stub.snapshot(site, visitor, Date.now());
   if (!snapshot) throw new ApiError(404, "unknown_visitor", `no visitor "${visitor}" on site "${site}"`);
   return c.json(snapshot);
@@ -96,7 +96,7 @@ admin.get("/v1/admin/sites/:site/visitors/:id", async (c) => {
 admin.delete("/v1/admin/sites/:site/visitors/:id", async (c) => {
   const site = siteParam(c.req.param("site"));
   const visitor = visitorParam(c.req.param("id"));
-  const stub = c.env.VISITOR.get(c.env.VISITOR.idFromName(`${site}:${visitor}`));
+  const stub = visitorStub(c.env, site, visitor);
   // A visitor that is part of a lead is one of a person's browsers: erasing it erases the person everywhere.
   const lead = await stub.lead();
   if (lead) return c.json({ erased: true, site, visitor, lead: await eraseLead(c.env, site, lead.key, Date.now()) });

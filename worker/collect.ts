@@ -7,7 +7,7 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { isbot } from "isbot";
 import { flattenIssues, normalizeEvent, type Engine, type EngineEvent } from "../rules/index.js";
-import type { Env } from "./env.js";
+import { visitorStub, type Env } from "./env.js";
 import { ApiError } from "./errors.js";
 import { parseJson } from "./json-body.js";
 import { limit } from "./rate-limit.js";
@@ -93,7 +93,7 @@ collect.post(
       capturedAt: ts,
     }));
     const page = pagePath(batch.page) ?? lastPath(events.map((e) => e.event.path));
-    const stub = c.env.VISITOR.get(c.env.VISITOR.idFromName(`${batch.site}:${batch.visitor}`));
+    const stub = visitorStub(c.env, batch.site, batch.visitor);
     let result: CollectResponse;
     try {
       result = await stub.collect({ site: batch.site, visitor: batch.visitor, page, events, now: Date.now() });

@@ -36,3 +36,8 @@ export interface Env {
    */
   WEBHOOK_ALLOW_LOCAL?: string;
 }
+
+/** The Durable Object of visitor `visitor` of `site`: one per (site, visitor), named `<site>:<visitor>`. */
+export function visitorStub(env: Env, site: string, visitor: string) {
+  return env.VISITOR.get(env.VISITOR.idFromName(`${site}:${visitor}`));
+}

@@ -5,7 +5,7 @@
  * only credential, so a site turns it on knowingly. Answers only the site's own origins.
  */
 import { Hono } from "hono";
-import type { Env } from "./env.js";
+import { visitorStub, type Env } from "./env.js";
 import { ApiError } from "./errors.js";
 import { getEngine } from "./rules-cache.js";
 
@@ -28,7 +28,7 @@ selfView.get("/v1/visitors/:site/:id", async (c) => {
     throw new ApiError(403, "origin_not_allowed", `origin ${origin} is not allowed for site "${site}"`);
   }
   const headers: Record<string, string> = { "cache-control": "no-store", ...(origin ? { "access-control-allow-origin": origin, vary: "Origin" } : {}) };
-  const stub = c.env.VISITOR.get(c.env.VISITOR.idFromName(`${site}:${visitor}`));
+  const stub = visitorStub(c.env, site, visitor);
   const snapshot = await stub.snapshot(site, visitor, Date.now());
   if (!snapshot) throw new ApiError(404, "unknown_visitor", `no visitor "${visitor}" on site "${site}" yet`, undefined, headers);
   // The visitor's own view: no webhook targets, no outbox.

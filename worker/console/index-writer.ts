@@ -80,6 +80,11 @@ function outboxRows(sql: SqlStorage): Record<string, SqlStorageValue>[] {
     json_extract(payload, '$.data.stage.to') AS stage, json_extract(payload, '$.data.score') AS score FROM outbox ORDER BY rowid`).toArray();
 }
 
+/** A fingerprint of an outbox's messages and tries: the deliveries are reported again only when it changes. */
+function outboxSignature(outbox: readonly Record<string, SqlStorageValue>[]): string {
+  return `${outbox.length}:${outbox.reduce((n, m) => n + Number(m.attempts), 0)}:${outbox.map((m) => String(m.status)).join(",")}`;
+}
+
 /** A message's row of `deliveries`, for the visitor (or stitched lead) `owner`. */
 function deliveryRow(site: string, owner: string, m: Record<string, SqlStorageValue>): unknown[] {
   // The next try's time as of the last try (the outbox is reported again after each try, not when a busy target pushes it back).
@@ -89,14 +94,18 @@ function deliveryRow(site: string, owner: string, m: Record<string, SqlStorageVa
 
 /**
  * Reports the outbox of a stitched lead (`owner`: its ld_ id) to the index's deliveries, after each
- * of its delivery runs: the console's Webhooks page lists the lead's messages with the visitors'.
+ * of its delivery runs, when a try or a new message changed it (`outbox_reported` in the object's
+ * kv remembers the last one reported): the console's Webhooks page lists the lead's messages with
+ * the visitors'.
  */
 export async function reportOutbox(sql: SqlStorage, env: Env, site: string, owner: string): Promise<void> {
   if (!env.INDEX) return;
-  const rows = outboxRows(sql).map((m) => deliveryRow(site, owner, m));
-  if (rows.length === 0) return;
+  const outbox = outboxRows(sql);
+  const signature = outboxSignature(outbox);
+  if (outbox.length === 0 || sql.exec("SELECT v FROM kv WHERE k = 'outbox_reported'").toArray()[0]?.v === signature) return;
   const db = env.INDEX;
-  await withIndex(db, () => db.prepare(SQL.deliveries).bind(JSON.stringify(rows)).run());
+  await withIndex(db, () => db.prepare(SQL.deliveries).bind(JSON.stringify(outbox.map((m) => deliveryRow(site, owner, m)))).run());
+  kvPut(sql, "outbox_reported", signature);
 }
 
 /** `json_extract` of the first `n` elements of each array of a `json_each`. */
@@ -148,7 +157,7 @@ export async function reportToIndex(storage: DurableObjectStorage, env: Env, now
     : Number(sql.exec("SELECT coalesce(max(rowid), 0) AS n FROM events").one().n);
   // What each message reports comes from its payload: messages of one lead to one webhook (MQL, then SQL) look alike otherwise.
   const outbox = outboxRows(sql);
-  const outboxSig = `${outbox.length}:${outbox.reduce((n, m) => n + Number(m.attempts), 0)}:${outbox.map((m) => String(m.status)).join(",")}`;
+  const outboxSig = outboxSignature(outbox);
   const leadText = kv.get("lead_view");
   const mark = `${maxRow}|${outboxSig}|${leadText ?? ""}`;
   const lastMark = kv.get("index_mark");

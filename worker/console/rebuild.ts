@@ -4,7 +4,7 @@
  * asked to report everything again. Paged: call again with the answered cursor until it is null.
  */
 import { Hono } from "hono";
-import type { Env } from "../env.js";
+import { visitorStub, type Env } from "../env.js";
 import { ApiError } from "../errors.js";
 import { registryKey } from "./index-writer.js";
 import { ID, pathParam, queryText } from "./params.js";
@@ -25,7 +25,7 @@ rebuild.post("/v1/admin/sites/:site/index/rebuild", async (c) => {
   const failed: string[] = [];
   for (let i = 0; i < visitors.length; i += PARALLEL) {
     await Promise.all(visitors.slice(i, i + PARALLEL).map(async (v) => {
-      const ok = await c.env.VISITOR.get(c.env.VISITOR.idFromName(`${site}:${v}`)).reportIndex(true).catch(() => false);
+      const ok = await visitorStub(c.env, site, v).reportIndex(true).catch(() => false);
       if (!ok) failed.push(v);
     }));
   }

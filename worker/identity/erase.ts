@@ -12,7 +12,7 @@
  * seconds may be missed there; on a stitching site it is linked, and erased with the lead.
  */
 import { withIndex } from "../console/schema.js";
-import type { Env } from "../env.js";
+import { visitorStub, type Env } from "../env.js";
 import { accountStub } from "./accounts.js";
 import { leadStub } from "./forward.js";
 import { mailboxDomains, normaliseEmail } from "./keys.js";
@@ -38,7 +38,7 @@ export async function eraseLead(env: Env, site: string, key: string, now: number
   });
   const gone = await lead.erase();
   const visitors = [...new Set([...gone.visitors, ...indexed])];
-  await Promise.all(visitors.map((v) => env.VISITOR.get(env.VISITOR.idFromName(`${site}:${v}`)).erase()));
+  await Promise.all(visitors.map((v) => visitorStub(env, site, v).erase()));
   if (gone.account !== null) await accountStub(env, site, gone.account).remove(site, key, now);
   // The lead's own webhook messages, as the console's index lists them.
   const db = env.INDEX;

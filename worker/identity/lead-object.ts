@@ -25,7 +25,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { DAY_MS, normalizeEvent, type Engine, type EngineEvent, type LedgerEntry, type VisitorState, type WebhookDue, type StageChange, type Explanation } from "../../rules/index.js";
-import type { Env } from "../env.js";
+import { visitorStub, type Env } from "../env.js";
 import { getEngine } from "../rules-cache.js";
 import { ATTEMPTS_DDL, OUTBOX_DDL, deadLetterKey, listOutbox, requeue, type OutboxMessage } from "../webhooks/deliver.js";
 import { alarmBy, runDelivery } from "../webhooks/alarm.js";
@@ -302,7 +302,7 @@ export class LeadObject extends DurableObject<Env> {
     const id = leadId(key);
     const state = this.loadState(engine, id);
     const view: LeadView = { id, stage: state.stage, total: engine.scores(state, now).total ?? 0, changes: Number(this.get("changes") ?? 0) };
-    const told = await Promise.allSettled(this.members().map((v) => this.env.VISITOR.get(this.env.VISITOR.idFromName(`${site}:${v}`)).leadChanged(view, now)));
+    const told = await Promise.allSettled(this.members().map((v) => visitorStub(this.env, site, v).leadChanged(view, now)));
     const failed = told.filter((t) => t.status === "rejected").length;
     if (failed === 0) this.sql.exec("DELETE FROM kv WHERE k = 'members_due' AND v = ?", due);
     else {
@@ -444,7 +444,7 @@ export class LeadObject extends DurableObject<Env> {
     const waitFor = async (target: string, createdAt: number): Promise<number | null> => {
       if (site === undefined) return null;
       const next = await Promise.all(members.map((v) =>
-        this.env.VISITOR.get(this.env.VISITOR.idFromName(`${site}:${v}`)).pendingBefore(target, createdAt).catch(() => null)));
+        visitorStub(this.env, site, v).pendingBefore(target, createdAt).catch(() => null)));
       const due = next.filter((t): t is number => t !== null);
       return due.length === 0 ? null : Math.min(...due);
     };
@@ -453,13 +453,8 @@ export class LeadObject extends DurableObject<Env> {
       const next = await send();
       const key = this.get("key");
       if (site !== undefined && key !== undefined) {
-        // Only when a try or a new message changed the outbox: a run that only waited writes nothing.
-        const mark = String(this.sql.exec("SELECT count(*) || ':' || coalesce(sum(attempts), 0) || ':' || group_concat(status) AS m FROM outbox").one().m);
-        if (mark !== this.get("outbox_reported")) {
-          await reportOutbox(this.sql, this.env, site, leadId(key))
-            .then(() => this.put("outbox_reported", mark))
-            .catch((e) => console.error(`lead ${site}:${key}: webhooks not reported to the index: ${(e as Error).message}`));
-        }
+        await reportOutbox(this.sql, this.env, site, leadId(key))
+          .catch((e) => console.error(`lead ${site}:${key}: webhooks not reported to the index: ${(e as Error).message}`));
       }
       return next;
     };

@@ -15,7 +15,7 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import * as z from "zod/mini";
 import type { Engine } from "../../rules/index.js";
-import type { Env } from "../env.js";
+import { visitorStub, type Env } from "../env.js";
 import { ApiError } from "../errors.js";
 import { limit } from "../rate-limit.js";
 import { getEngine } from "../rules-cache.js";
@@ -200,7 +200,7 @@ identity.post("/v1/identity/continue", small, async (c) => {
     const { v, aud, n, exp } = checked.claims;
     // Bound to the page it was made for: the same token presented anywhere else is refused.
     if (aud !== origin.toLowerCase()) throw new ApiError(403, "wrong_audience", `$.token: issued for ${aud}, presented by ${origin}`, [{ path: "$.token", message: `expected to be presented by ${aud}` }]);
-    const fresh = await c.env.VISITOR.get(c.env.VISITOR.idFromName(`${body.site}:${v}`)).useToken(n!, exp, now);
+    const fresh = await visitorStub(c.env, body.site, v).useToken(n!, exp, now);
     if (!fresh) throw new ApiError(409, "token_used", "$.token: this token was already used", [{ path: "$.token", message: "expected a token not used before" }]);
     return c.json({ visitor: v, continued: "xd" }, 200, cors);
   }
@@ -217,7 +217,7 @@ identity.post("/v1/identity/continue", small, async (c) => {
     const events: BatchInput["events"] = [];
     if (click !== undefined) events.push({ event: emailSignalEvent("click", click, email, campaign, href), capturedAt: now });
     events.push({ event: { id: `claim_${n}`, type: "identify", email }, capturedAt: now });
-    const visitor = c.env.VISITOR.get(c.env.VISITOR.idFromName(`${body.site}:${body.visitor}`));
+    const visitor = visitorStub(c.env, body.site, body.visitor);
     const answer = await visitor.collect({ site: body.site, visitor: body.visitor, page: undefined, events, now });
     return c.json({ visitor: body.visitor, continued: "email", lead: leadId(lead), stage: answer.visitor.stage, score: answer.visitor.score, actions: answer.actions }, 200, cors);
   }

@@ -126,7 +126,7 @@ export async function deliverDue(sql: SqlStorage, env: Env, waitFor?: WaitFor): 
       try {
         there = sql.exec("SELECT 1 FROM outbox WHERE id = ? AND status = 'pending'", row.id).toArray().length > 0;
       } catch (e) {
-        if (/no such table/i.test(String((e as Error).message))) return null;
+        if (erased(e)) return null;
         throw e;
       }
       if (!there) continue;
@@ -145,7 +145,7 @@ export async function deliverDue(sql: SqlStorage, env: Env, waitFor?: WaitFor): 
         stillPending = await record(sql, env, site, row, outcome);
       } catch (e) {
         // The visitor was erased while this try was out: nothing is left to record it in, nor to send.
-        if (/no such table/i.test(String((e as Error).message))) return null;
+        if (erased(e)) return null;
         throw e;
       }
       if (stillPending) waiting.add(targetId);
@@ -169,6 +169,9 @@ export async function deliverDue(sql: SqlStorage, env: Env, waitFor?: WaitFor): 
   }
   return next === null ? null : Math.max(next, 1);
 }
+
+/** Whether `e` says the outbox's tables are gone: the visitor was erased while a send was out. */
+const erased = (e: unknown) => /no such table/i.test(String((e as Error).message));
 
 /** The pending messages of an outbox, oldest first (none when the object never had one). */
 export function pendingRows(sql: SqlStorage): Row[] {

@@ -108,17 +108,20 @@ export function publicTarget(t: Target): PublicTarget {
   return out;
 }
 
+/** The wrangler secret (or variable) `name` of the worker's environment, whatever it holds. */
+const namedSecret = (env: Env, name: string): unknown => (env as unknown as Record<string, unknown>)[name];
+
 /** The Authorization header of a target with a `bearerEnv`, none without, or why it cannot be sent yet. */
 export function targetAuth(t: Target, env: Env): { ok: true; headers: Record<string, string> } | { ok: false; error: string } {
   if (!t.bearerEnv) return { ok: true, headers: {} };
-  const token = (env as unknown as Record<string, unknown>)[t.bearerEnv];
+  const token = namedSecret(env, t.bearerEnv);
   if (typeof token !== "string" || token.trim() === "") return { ok: false, error: `the secret ${t.bearerEnv} is not set (wrangler secret put ${t.bearerEnv})` };
   return { ok: true, headers: { authorization: `Bearer ${token.trim()}` } };
 }
 
 /** The signing key of a target, from KV or from the named wrangler secret. */
 export function targetKey(t: Target, env: Env): { ok: true; key: Uint8Array } | { ok: false; error: string } {
-  const secret = t.secretEnv ? (env as unknown as Record<string, unknown>)[t.secretEnv] : t.secret;
+  const secret = t.secretEnv ? namedSecret(env, t.secretEnv) : t.secret;
   if (typeof secret !== "string") {
     return { ok: false, error: t.secretEnv ? `the secret ${t.secretEnv} is not set (wrangler secret put ${t.secretEnv})` : "the target has no secret" };
   }
